@@ -1,0 +1,117 @@
+# Khalid Tracker. `make run` starts the native stack, `make check` runs every test.
+# `make SANITIZE=1 check` builds with ASan/UBSan; `make VALGRIND=1 check` runs the workers
+# under valgrind.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+PKG_CONFIG ?= pkg-config
+
+STD      := -std=c11
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wvla -Wundef
+OPTIMIZE ?= -O2 -g
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+BUILD    := build/sanitize
+else
+SANFLAGS :=
+BUILD    := build/release
+endif
+
+PKGS        := fcgi hiredis
+PKG_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS     = $(shell $(PKG_CONFIG) --libs $(PKGS))
+CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
+CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check)
+ALL_CFLAGS   = $(STD) $(WARNINGS) $(OPTIMIZE) $(SANFLAGS) $(CFLAGS)
+
+WORKER   := $(BUILD)/khalid-fcgi
+# Everything but main.c, shared by the worker and the unit tests.
+LIB_SRCS := buf.c config.c http.c router.c site.c store.c template.c
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+UNIT     := $(BUILD)/unit-tests
+STORE    := $(BUILD)/store-tests
+
+# Native stack settings (make run PORT=8080 WORKERS=4 FCGI_THREADS=8 STATE_DIR=/tmp/kt).
+PORT      ?= 5000
+WORKERS   ?= 3
+STATE_DIR ?= ./var
+export PORT WORKERS STATE_DIR FCGI_THREADS
+
+.PHONY: all worker check unit-tests store-tests integration-tests check-compose check-browser \
+        run bench bench-sizing install uninstall clean deps deps-check
+
+all: worker
+
+worker: $(WORKER)
+
+$(BUILD)/%.o: fcgi-app/%.c fcgi-app/*.h | $(BUILD)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) -MMD -c -o $@ $<
+
+$(BUILD)/test_%.o: tests/unit/test_%.c fcgi-app/*.h tests/unit/*.h | $(BUILD)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -Ifcgi-app -c -o $@ $<
+
+$(WORKER): $(LIB_OBJS) $(BUILD)/main.o
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -pthread
+
+$(UNIT): $(LIB_OBJS) $(BUILD)/test_unit_main.o $(BUILD)/test_template.o $(BUILD)/test_config.o \
+         $(BUILD)/test_http.o
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -pthread
+
+$(STORE): $(LIB_OBJS) $(BUILD)/test_store.o
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -pthread
+
+$(BUILD):
+	mkdir -p $@
+
+# Installs missing Debian packages when run as root, or says which command to run.
+deps:
+	@scripts/deps.sh
+
+# Pure unit tests: no server, no network.
+unit-tests: $(UNIT)
+	$(UNIT)
+
+# The Redis store against a real redis-server on a free port.
+store-tests: $(STORE)
+	$(STORE)
+
+# The whole native stack (redis-server, spawn-fcgi workers, nginx) on free ports.
+integration-tests: $(WORKER)
+	/usr/bin/python3 tests/integration.py --worker $(WORKER)
+
+check: deps
+	@$(MAKE) --no-print-directory $(UNIT) $(STORE) $(WORKER)
+	@tests/check.sh $(UNIT) $(STORE) $(WORKER)
+
+check-compose:
+	bash tests/check-compose.sh
+
+check-browser: deps $(WORKER)
+	/usr/bin/python3 tests/browser.py --worker $(WORKER)
+
+run: deps $(WORKER)
+	@KHALID_WORKER=$(WORKER) scripts/stack.sh run
+
+bench: deps $(WORKER)
+	@KHALID_WORKER=$(WORKER) scripts/bench.sh
+
+bench-sizing: deps $(WORKER)
+	@KHALID_WORKER=$(WORKER) scripts/bench.sh sizing
+
+install: $(WORKER)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/khalid-tracker/templates/static
+	install -m 0755 $(WORKER) $(DESTDIR)$(PREFIX)/bin/khalid-fcgi
+	install -m 0644 templates/*.html templates/quotes.txt $(DESTDIR)$(PREFIX)/share/khalid-tracker/templates/
+	install -m 0644 templates/static/* $(DESTDIR)$(PREFIX)/share/khalid-tracker/templates/static/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/khalid-fcgi
+	rm -rf $(DESTDIR)$(PREFIX)/share/khalid-tracker
+
+clean:
+	rm -rf build
+
+-include $(wildcard $(BUILD)/*.d)

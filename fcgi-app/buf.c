@@ -1,0 +1,93 @@
+/* buf: growable byte buffer; see buf.h. */
+#include "buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void bufInit(buf *b) {
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->oom = 0;
+}
+
+void bufFree(buf *b) {
+    free(b->data);
+    bufInit(b);
+}
+
+void bufReset(buf *b) {
+    b->len = 0;
+    b->oom = 0;
+}
+
+/* Makes room for extra more bytes plus a terminating NUL. */
+static int bufReserve(buf *b, size_t extra) {
+    if (b->oom) return -1;
+    if (extra >= b->cap - b->len) {
+        if (extra > (size_t)-1 - b->len - 1) { b->oom = 1; return -1; }
+        size_t need = b->len + extra + 1, cap = b->cap ? b->cap : 256;
+        while (cap < need) {
+            if (cap > ((size_t)-1) / 2) { b->oom = 1; return -1; }
+            cap *= 2;
+        }
+        char *p = realloc(b->data, cap);
+        if (p == NULL) { b->oom = 1; return -1; }
+        b->data = p;
+        b->cap = cap;
+    }
+    return 0;
+}
+
+int bufAppend(buf *b, const char *s, size_t n) {
+    if (bufReserve(b, n) < 0) return -1;
+    if (n) memcpy(b->data + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+int bufAppendStr(buf *b, const char *s) {
+    return bufAppend(b, s, strlen(s));
+}
+
+int bufPrintf(buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || bufReserve(b, (size_t)n) < 0) return -1;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int bufAppendHtml(buf *b, const char *s, size_t n) {
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *entity;
+        switch (s[i]) {
+        case '&': entity = "&amp;"; break;
+        case '<': entity = "&lt;"; break;
+        case '>': entity = "&gt;"; break;
+        case '"': entity = "&quot;"; break;
+        case '\'': entity = "&#39;"; break;
+        case '\0': entity = "\xEF\xBF\xBD"; break; /* U+FFFD: a NUL never reaches the page */
+        default: continue;
+        }
+        /* Ordinary bytes are copied in runs, not one by one. */
+        bufAppend(b, s + start, i - start);
+        bufAppendStr(b, entity);
+        start = i + 1;
+    }
+    bufAppend(b, s + start, n - start);
+    return b->oom ? -1 : 0;
+}
+
+const char *bufCStr(buf *b) {
+    if (bufReserve(b, 0) < 0) return NULL;
+    b->data[b->len] = '\0';
+    return b->data;
+}

@@ -1,0 +1,29 @@
+/* buf: a growable byte buffer, reused across requests so the hot path does not allocate.
+ *
+ * A buf owns its memory: bufFree() releases it, bufReset() empties it and keeps the
+ * memory for the next request. After an allocation failure every append fails and
+ * b->oom stays set until bufReset(), so a caller may append freely and check once. */
+#ifndef KT_BUF_H
+#define KT_BUF_H
+
+#include <stddef.h>
+
+typedef struct buf {
+    char *data;   /* not NUL-terminated unless bufCStr() was called */
+    size_t len;
+    size_t cap;
+    int oom;      /* an append failed for lack of memory */
+} buf;
+
+void bufInit(buf *b);
+void bufFree(buf *b);
+void bufReset(buf *b);
+int bufAppend(buf *b, const char *s, size_t n);
+int bufAppendStr(buf *b, const char *s);
+int bufPrintf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s with & < > " ' replaced by HTML entities, safe in text and quoted attributes. */
+int bufAppendHtml(buf *b, const char *s, size_t n);
+/* NUL-terminates the contents (not counted in len) and returns them, or NULL after OOM. */
+const char *bufCStr(buf *b);
+
+#endif

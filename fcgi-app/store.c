@@ -1,0 +1,172 @@
+/* store: Redis access through hiredis 0.14; see store.h. */
+#include "store.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 1000
+
+struct storePriv {
+    redisContext *ctx;
+    char *host, *password;
+    int port;
+    struct timeval timeout;
+    long long retryAtMs;  /* no reconnect before this monotonic time */
+    int backoffMs;
+};
+
+static long long nowMs(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int fail(store *s, const char *what, const char *detail) {
+    s->err = 1;
+    snprintf(s->errstr, sizeof(s->errstr), "%s: %.100s", what,
+             detail && *detail ? detail : "unknown error");
+    return -1;
+}
+
+/* Drops the connection after an error and schedules the next attempt, backing off. */
+static void disconnect(store *s) {
+    struct storePriv *p = s->priv;
+    redisFree(p->ctx);
+    p->ctx = NULL;
+    p->retryAtMs = nowMs() + p->backoffMs;
+    p->backoffMs = p->backoffMs * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoffMs * 2;
+}
+
+/* Makes sure a usable connection exists: connect, timeouts, keepalive, AUTH. */
+static int connectIfNeeded(store *s) {
+    struct storePriv *p = s->priv;
+    if (p->ctx) return 0;
+    if (nowMs() < p->retryAtMs) return fail(s, "redis", "unreachable (waiting before reconnecting)");
+    p->ctx = p->host[0] == '/' ? redisConnectUnixWithTimeout(p->host, p->timeout)
+                               : redisConnectWithTimeout(p->host, p->port, p->timeout);
+    if (p->ctx == NULL) {
+        disconnect(s);
+        return fail(s, "redis connect", "out of memory");
+    }
+    if (p->ctx->err) {
+        fail(s, "redis connect", p->ctx->errstr);
+        disconnect(s);
+        return -1;
+    }
+    /* Without a command timeout a hung (not dead) Redis would block the thread forever.
+     * TCP keepalive notices a peer that vanished without closing (unix sockets can't). */
+    if (redisSetTimeout(p->ctx, p->timeout) != REDIS_OK ||
+        (p->host[0] != '/' && redisEnableKeepAlive(p->ctx) != REDIS_OK)) {
+        fail(s, "redis setup", p->ctx->errstr);
+        disconnect(s);
+        return -1;
+    }
+    if (p->password[0]) {
+        redisReply *r = redisCommand(p->ctx, "AUTH %s", p->password);
+        int ok = r && r->type == REDIS_REPLY_STATUS;
+        if (!ok) fail(s, "redis AUTH", r ? r->str : p->ctx->errstr);
+        freeReplyObject(r);
+        if (!ok) {
+            disconnect(s);
+            return -1;
+        }
+    }
+    p->backoffMs = BACKOFF_MIN_MS;
+    return 0;
+}
+
+/* Runs one command and returns its reply, or NULL on failure (the connection is dropped
+ * when the failure was an I/O error, kept when Redis answered with an error). */
+static redisReply *command(store *s, const char *fmt, ...) {
+    if (connectIfNeeded(s) < 0) return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(s->priv->ctx, fmt, ap);
+    va_end(ap);
+    if (r == NULL) {
+        fail(s, "redis", s->priv->ctx->errstr);
+        disconnect(s);
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        fail(s, "redis", r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    s->err = 0;
+    s->errstr[0] = '\0';
+    return r;
+}
+
+store *storeCreate(const char *host, int port, const char *password, int timeoutMs) {
+    store *s = calloc(1, sizeof(*s));
+    if (s == NULL) return NULL;
+    struct storePriv *p = s->priv = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        free(s);
+        return NULL;
+    }
+    p->host = strdup(host);
+    p->password = strdup(password ? password : "");
+    if (p->host == NULL || p->password == NULL) {
+        storeFree(s);
+        return NULL;
+    }
+    p->port = port;
+    p->timeout.tv_sec = timeoutMs / 1000;
+    p->timeout.tv_usec = (timeoutMs % 1000) * 1000;
+    p->backoffMs = BACKOFF_MIN_MS;
+    return s;
+}
+
+void storeFree(store *s) {
+    if (s == NULL) return;
+    struct storePriv *p = s->priv;
+    if (p->ctx) redisFree(p->ctx);
+    free(p->host);
+    free(p->password);
+    free(p);
+    free(s);
+}
+
+int storeIncr(store *s, const char *key, long long *value) {
+    redisReply *r = command(s, "INCR %s", key);
+    if (r == NULL) return -1;
+    int ok = r->type == REDIS_REPLY_INTEGER;
+    if (ok) *value = r->integer;
+    freeReplyObject(r);
+    return ok ? 0 : fail(s, "redis INCR", "unexpected reply type");
+}
+
+int storeGet(store *s, const char *key, long long *value) {
+    redisReply *r = command(s, "GET %s", key);
+    if (r == NULL) return -1;
+    int ok = 1;
+    if (r->type == REDIS_REPLY_NIL) {
+        *value = 0;
+    } else if (r->type == REDIS_REPLY_STRING) {
+        char *end;
+        errno = 0;
+        *value = strtoll(r->str, &end, 10);
+        ok = end != r->str && *end == '\0' && errno == 0;
+    } else {
+        ok = 0;
+    }
+    freeReplyObject(r);
+    return ok ? 0 : fail(s, "redis GET", "value is not an integer");
+}
+
+int storePing(store *s) {
+    redisReply *r = command(s, "PING");
+    if (r == NULL) return -1;
+    int ok = r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
+    freeReplyObject(r);
+    return ok ? 0 : fail(s, "redis PING", "unexpected reply");
+}

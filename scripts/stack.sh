@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# The native Khalid Tracker stack, in the foreground: Redis (data in $STATE_DIR/redis),
+# $WORKERS spawn-fcgi workers on unix sockets, and nginx on 127.0.0.1:$PORT.
+# Ctrl-C or SIGTERM stops everything cleanly: nginx first, then the workers (they finish
+# their requests), then Redis (which flushes its AOF), so no count is lost.
+#
+#   scripts/stack.sh run      the whole stack (what `make run` calls)
+#   scripts/stack.sh redis    only Redis, in the foreground, as the stack runs it (tests
+#                             use it to bring Redis back after stopping it)
+#
+# Settings (environment): PORT (5000), WORKERS (3), STATE_DIR (./var), KHALID_WORKER (the
+# binary), NGINX_WORKER_PROCESSES (2), REDIS_PASSWORD, plus the worker's own variables
+# (FCGI_THREADS, APP_NAME, ...), which are passed through to it.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+PORT=${PORT:-5000}
+WORKERS=${WORKERS:-3}
+STATE_DIR=${STATE_DIR:-./var}
+KHALID_WORKER=${KHALID_WORKER:-$repo/build/release/khalid-fcgi}
+
+die() { echo "stack: $*" >&2; exit 2; }
+case $PORT in ''|*[!0-9]*) die "PORT=$PORT: expected a port number" ;; esac
+[ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] || die "PORT=$PORT: expected 1..65535"
+case $WORKERS in ''|*[!0-9]*) die "WORKERS=$WORKERS: expected a number" ;; esac
+[ "$WORKERS" -ge 1 ] && [ "$WORKERS" -le 64 ] || die "WORKERS=$WORKERS: expected 1..64"
+
+mkdir -p "$STATE_DIR"
+state=$(cd "$STATE_DIR" && pwd)
+run=$state/run
+mkdir -p "$run" "$state/redis" "$state/nginx/temp" "$state/log"
+chmod 0700 "$run"
+redis_sock=$run/redis.sock
+
+redis_foreground() {
+    local auth=()
+    [ -n "${REDIS_PASSWORD:-}" ] && auth=(--requirepass "$REDIS_PASSWORD")
+    # Redis listens only on a unix socket here: no port to collide with another stack.
+    exec redis-server "$repo/redis/redis.conf" --port 0 --unixsocket "$redis_sock" \
+        --unixsocketperm 700 --dir "$state/redis" --pidfile "$run/redis.pid" "${auth[@]}"
+}
+
+if [ "${1:-run}" = redis ]; then
+    redis_foreground
+fi
+[ "${1:-run}" = run ] || die "usage: stack.sh [run|redis]"
+[ -x "$KHALID_WORKER" ] || die "$KHALID_WORKER is missing: run make first"
+
+worker_pids=()
+stopping=0
+stop_all() {
+    [ "$stopping" = 1 ] && return
+    stopping=1
+    trap '' INT TERM
+    echo "stack: stopping" >&2
+    # nginx first (graceful: open requests finish), then the workers, then Redis.
+    [ -f "$run/nginx.pid" ] && kill -QUIT "$(cat "$run/nginx.pid")" 2>/dev/null || true
+    wait "${nginx_pid:-0}" 2>/dev/null || true
+    for p in "${worker_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${worker_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    [ -f "$run/redis.pid" ] && kill -TERM "$(cat "$run/redis.pid")" 2>/dev/null || true
+    wait "${redis_pid:-0}" 2>/dev/null || true
+    # A Redis restarted by hand (tests do) is not our child: wait for it by its pid file.
+    for _ in $(seq 100); do
+        [ -f "$run/redis.pid" ] && kill -0 "$(cat "$run/redis.pid")" 2>/dev/null || break
+        sleep 0.1
+    done
+    rm -f "$run"/*.sock "$run"/*.pid "$run/ready"
+    echo "stack: stopped; data kept in $state" >&2
+}
+trap 'stop_all; exit 0' INT TERM
+trap 'stop_all' EXIT
+
+redis_foreground &
+redis_pid=$!
+for _ in $(seq 100); do
+    REDISCLI_AUTH=${REDIS_PASSWORD:-} redis-cli -s "$redis_sock" ping 2>/dev/null | grep -q PONG && break
+    kill -0 "$redis_pid" 2>/dev/null || die "redis-server did not start"
+    sleep 0.1
+done
+
+export REDIS_HOST=$redis_sock TEMPLATE_DIR=${TEMPLATE_DIR:-$repo/templates}
+"$KHALID_WORKER" --check >/dev/null || die "the worker's configuration is invalid (see above)"
+upstream=$state/nginx/upstream.conf
+{
+    echo "upstream khalid_workers {"
+    for i in $(seq "$WORKERS"); do
+        sock=$run/worker-$i.sock
+        rm -f "$sock"
+        # -n: spawn-fcgi binds the socket and execs the worker, so $! is the worker.
+        spawn-fcgi -n -s "$sock" -M 0600 -- "$KHALID_WORKER" >&2 &
+        worker_pids+=($!)
+        echo "$!" >"$run/worker-$i.pid"
+        echo "    server unix:$sock max_fails=1 fail_timeout=2s;"
+    done
+    echo "}"
+} >"$upstream"
+
+# As root nginx would run its workers as "nobody", who cannot reach our 0600 sockets or
+# the repository: this native stack is a development stack and keeps one user. The
+# container images run nginx workers and FastCGI workers as unprivileged users.
+user_line=""
+[ "$(id -u)" = 0 ] && user_line="user root root;"
+conf=$state/nginx/nginx.conf
+NGINX_USER_LINE=$user_line NGINX_WORKER_PROCESSES=${NGINX_WORKER_PROCESSES:-2} \
+NGINX_PID_FILE=$run/nginx.pid NGINX_MIME_TYPES=/etc/nginx/mime.types \
+NGINX_ACCESS_LOG="$state/log/access.log" NGINX_TEMP_DIR=$state/nginx/temp \
+NGINX_UPSTREAM_CONF=$upstream NGINX_LISTEN=127.0.0.1:$PORT NGINX_STATIC_ROOT=$repo/templates/static \
+    "$repo/nginx/render-conf.sh" "$repo/nginx/nginx.conf.in" >"$conf"
+nginx -q -t -e stderr -p "$state/nginx" -c "$conf" || die "nginx rejected $conf"
+nginx -e stderr -p "$state/nginx" -c "$conf" &
+nginx_pid=$!
+
+for _ in $(seq 100); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$PORT/health" 2>/dev/null && break
+    kill -0 "$nginx_pid" 2>/dev/null || die "nginx did not start (is port $PORT free?)"
+    sleep 0.1
+done
+echo "stack: Khalid Tracker on http://127.0.0.1:$PORT/ ($WORKERS workers, state in $state); Ctrl-C stops it" >&2
+echo "ready" >"$run/ready"
+
+# Supervise: report components that die; the site is gone only when nginx is.
+declare -A reported=()
+while :; do
+    kill -0 "$nginx_pid" 2>/dev/null || { echo "stack: nginx exited" >&2; exit 1; }
+    for p in "${worker_pids[@]}"; do
+        if [ -z "${reported[$p]:-}" ] && ! kill -0 "$p" 2>/dev/null; then
+            echo "stack: worker $p exited" >&2
+            reported[$p]=1
+        fi
+    done
+    sleep 1 &
+    wait $! || true
+done
