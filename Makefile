@@ -83,8 +83,7 @@ integration-tests: $(WORKER)
 	/usr/bin/python3 tests/integration.py --worker $(WORKER)
 
 check: deps
-	@$(MAKE) --no-print-directory $(UNIT) $(STORE) $(WORKER)
-	@tests/check.sh $(UNIT) $(STORE) $(WORKER)
+	@tests/check.sh
 
 check-compose:
 	bash tests/check-compose.sh

@@ -1,0 +1,11 @@
+/* The pure unit-test suites linked into unit-tests (no server, no network). */
+#ifndef KT_TEST_SUITES_H
+#define KT_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *templateSuite(void);
+Suite *configSuite(void);
+Suite *httpSuite(void);
+
+#endif

@@ -1,0 +1,251 @@
+/* store-tests: the Redis store against a real redis-server that this program starts on
+ * a free port in a temp dir and always stops (atexit), like hiredis's own test suite. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <hiredis/hiredis.h>
+
+#include "store.h"
+
+#define PASSWORD "test-pass"
+#define TIMEOUT_MS 300
+
+static char dir[] = "/tmp/kt-store-XXXXXX";
+static int port;
+static pid_t redisPid = -1;
+
+static long long nowMs(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleepMs(int ms) {
+    nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L}, NULL);
+}
+
+/* Asks the kernel for a port nobody uses right now. */
+static int freePort(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, len) < 0 || getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+        perror("free port");
+        exit(2);
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Starts redis-server with a password on the test port and a unix socket; waits for it. */
+static void startRedis(void) {
+    char portArg[16], sock[128], log[128];
+    snprintf(portArg, sizeof(portArg), "%d", port);
+    snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
+    snprintf(log, sizeof(log), "%s/redis.log", dir);
+    redisPid = fork();
+    if (redisPid == 0) {
+        execlp("redis-server", "redis-server", "--port", portArg, "--bind", "127.0.0.1", "--dir", dir,
+               "--unixsocket", sock, "--save", "", "--appendonly", "no", "--requirepass", PASSWORD,
+               "--logfile", log, "--loglevel", "warning", (char *)NULL);
+        perror("exec redis-server");
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) {
+        redisContext *c = redisConnect("127.0.0.1", port);
+        int up = c && !c->err;
+        redisFree(c);
+        if (up) return;
+        sleepMs(25);
+    }
+    fprintf(stderr, "store-tests: redis-server did not start on port %d\n", port);
+    exit(2);
+}
+
+static void stopRedis(void) {
+    if (redisPid <= 0) return;
+    kill(redisPid, SIGCONT);
+    kill(redisPid, SIGKILL);
+    waitpid(redisPid, NULL, 0);
+    redisPid = -1;
+}
+
+static void cleanup(void) {
+    stopRedis();
+    const char *files[] = {"redis.sock", "redis.log"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+static store *connectTest(const char *password) {
+    store *s = storeCreate("127.0.0.1", port, password, TIMEOUT_MS);
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+START_TEST(incr_counts_from_one_and_get_reads) {
+    store *s = connectTest(PASSWORD);
+    long long v = -1;
+    ck_assert_int_eq(storeGet(s, "t:fresh", &v), 0);
+    ck_assert_int_eq(v, 0);
+    ck_assert_int_eq(storeIncr(s, "t:fresh", &v), 0);
+    ck_assert_int_eq(v, 1);
+    ck_assert_int_eq(storeIncr(s, "t:fresh", &v), 0);
+    ck_assert_int_eq(v, 2);
+    ck_assert_int_eq(storeGet(s, "t:fresh", &v), 0);
+    ck_assert_int_eq(v, 2);
+    ck_assert_int_eq(storePing(s), 0);
+    ck_assert_int_eq(s->err, 0);
+    storeFree(s);
+}
+END_TEST
+
+START_TEST(keys_with_spaces_are_one_argument) {
+    store *s = connectTest(PASSWORD);
+    long long v;
+    ck_assert_int_eq(storeIncr(s, "t:a key with spaces", &v), 0);
+    ck_assert_int_eq(v, 1);
+    ck_assert_int_eq(storeGet(s, "t:a", &v), 0);
+    ck_assert_int_eq(v, 0);
+    storeFree(s);
+}
+END_TEST
+
+START_TEST(wrong_type_fails_but_keeps_connection) {
+    store *s = connectTest(PASSWORD);
+    redisContext *c = redisConnect("127.0.0.1", port);
+    freeReplyObject(redisCommand(c, "AUTH %s", PASSWORD));
+    freeReplyObject(redisCommand(c, "SET t:text %s", "not a number"));
+    redisFree(c);
+    long long v;
+    ck_assert_int_eq(storeIncr(s, "t:text", &v), -1);
+    ck_assert_msg(strstr(s->errstr, "not an integer") != NULL, "%s", s->errstr);
+    ck_assert_int_eq(storeGet(s, "t:text", &v), -1);
+    ck_assert_int_eq(storeIncr(s, "t:other", &v), 0);
+    ck_assert_int_eq(s->err, 0);
+    storeFree(s);
+}
+END_TEST
+
+START_TEST(wrong_password_fails) {
+    store *s = connectTest("wrong");
+    long long v;
+    ck_assert_int_eq(storeIncr(s, "visits", &v), -1);
+    ck_assert_msg(strstr(s->errstr, "AUTH") != NULL, "%s", s->errstr);
+    storeFree(s);
+    s = connectTest(NULL);
+    ck_assert_int_eq(storePing(s), -1);
+    ck_assert_msg(strstr(s->errstr, "NOAUTH") != NULL, "%s", s->errstr);
+    storeFree(s);
+}
+END_TEST
+
+START_TEST(unix_socket) {
+    char sock[128];
+    snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
+    store *s = storeCreate(sock, 0, PASSWORD, TIMEOUT_MS);
+    long long v;
+    ck_assert_int_eq(storeIncr(s, "t:unix", &v), 0);
+    ck_assert_int_eq(v, 1);
+    storeFree(s);
+}
+END_TEST
+
+START_TEST(hung_redis_times_out_then_recovers) {
+    store *s = connectTest(PASSWORD);
+    long long v;
+    ck_assert_int_eq(storePing(s), 0);
+    kill(redisPid, SIGSTOP);
+    long long start = nowMs();
+    int rc = storeIncr(s, "t:hang", &v);
+    long long took = nowMs() - start;
+    kill(redisPid, SIGCONT);
+    ck_assert_int_eq(rc, -1);
+    ck_assert_msg(took < 3 * TIMEOUT_MS, "a hung Redis took %lld ms (timeout %d ms)", took, TIMEOUT_MS);
+    /* Reconnects after the backoff, without a new store. */
+    int ok = 0;
+    for (int i = 0; i < 60 && !ok; i++) {
+        ok = storePing(s) == 0;
+        if (!ok) sleepMs(50);
+    }
+    ck_assert_msg(ok, "no recovery after SIGCONT: %s", s->errstr);
+    storeFree(s);
+}
+END_TEST
+
+START_TEST(dead_redis_fails_fast_then_recovers_on_restart) {
+    store *s = connectTest(PASSWORD);
+    long long before, after;
+    ck_assert_int_eq(storeIncr(s, "t:restart", &before), 0);
+    stopRedis();
+    long long start = nowMs();
+    ck_assert_int_eq(storeIncr(s, "t:restart", &after), -1);
+    ck_assert_int_eq(s->err, 1);
+    /* While it is down, calls inside the backoff window fail at once. */
+    ck_assert_int_eq(storePing(s), -1);
+    ck_assert_msg(nowMs() - start < 2 * TIMEOUT_MS, "a dead Redis was slow to report");
+    startRedis();
+    int ok = 0;
+    for (int i = 0; i < 60 && !ok; i++) {
+        ok = storePing(s) == 0;
+        if (!ok) sleepMs(50);
+    }
+    ck_assert_msg(ok, "no recovery after restart: %s", s->errstr);
+    storeFree(s);
+}
+END_TEST
+
+START_TEST(unreachable_host_fails_within_timeout) {
+    /* A port with no listener: connect is refused at once. */
+    store *s = storeCreate("127.0.0.1", freePort(), NULL, TIMEOUT_MS);
+    long long v, start = nowMs();
+    ck_assert_int_eq(storeIncr(s, "visits", &v), -1);
+    ck_assert_msg(nowMs() - start < 2 * TIMEOUT_MS, "refused connect was slow");
+    ck_assert_msg(strstr(s->errstr, "connect") != NULL, "%s", s->errstr);
+    storeFree(s);
+}
+END_TEST
+
+int main(void) {
+    if (mkdtemp(dir) == NULL) {
+        perror("mkdtemp");
+        return 2;
+    }
+    port = freePort();
+    atexit(cleanup);
+    signal(SIGPIPE, SIG_IGN);
+    startRedis();
+
+    Suite *su = suite_create("store (real redis-server)");
+    TCase *tc = tcase_create("redis");
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, incr_counts_from_one_and_get_reads);
+    tcase_add_test(tc, keys_with_spaces_are_one_argument);
+    tcase_add_test(tc, wrong_type_fails_but_keeps_connection);
+    tcase_add_test(tc, wrong_password_fails);
+    tcase_add_test(tc, unix_socket);
+    tcase_add_test(tc, unreachable_host_fails_within_timeout);
+    tcase_add_test(tc, hung_redis_times_out_then_recovers);
+    tcase_add_test(tc, dead_redis_fails_fast_then_recovers_on_restart);
+    suite_add_tcase(su, tc);
+    SRunner *sr = srunner_create(su);
+    /* No fork: the tests stop and restart the server this process owns. */
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
