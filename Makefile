@@ -94,11 +94,16 @@ check-browser: deps $(WORKER)
 run: deps $(WORKER)
 	@KHALID_WORKER=$(WORKER) scripts/stack.sh run
 
-bench: deps $(WORKER)
-	@KHALID_WORKER=$(WORKER) scripts/bench.sh
+# Benchmarks (never part of check): make bench [DURATION=10] [CONNECTIONS=64]
+DURATION    ?= 10
+CONNECTIONS ?= 64
+bench: $(WORKER)
+	@scripts/deps.sh wrk
+	/usr/bin/python3 bench/bench.py --worker $(WORKER) --duration $(DURATION) --connections $(CONNECTIONS)
 
-bench-sizing: deps $(WORKER)
-	@KHALID_WORKER=$(WORKER) scripts/bench.sh sizing
+bench-sizing: $(WORKER)
+	@scripts/deps.sh wrk
+	/usr/bin/python3 bench/bench.py --sizing --worker $(WORKER) --duration $(DURATION) --connections $(CONNECTIONS)
 
 install: $(WORKER)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/khalid-tracker/templates/static
