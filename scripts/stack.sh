@@ -9,7 +9,8 @@
 #                             use it to bring Redis back after stopping it)
 #
 # Settings (environment): PORT (5000), WORKERS (3), STATE_DIR (./var), KHALID_WORKER (the
-# binary), NGINX_WORKER_PROCESSES (2), REDIS_PASSWORD, plus the worker's own variables
+# binary), KHALID_WORKER_WRAPPER (a command the worker runs under, e.g. valgrind),
+# NGINX_WORKER_PROCESSES (2), REDIS_PASSWORD, plus the worker's own variables
 # (FCGI_THREADS, APP_NAME, ...), which are passed through to it.
 set -euo pipefail
 
@@ -88,7 +89,9 @@ upstream=$state/nginx/upstream.conf
         sock=$run/worker-$i.sock
         rm -f "$sock"
         # -n: spawn-fcgi binds the socket and execs the worker, so $! is the worker.
-        spawn-fcgi -n -s "$sock" -M 0600 -- "$KHALID_WORKER" >&2 &
+        # KHALID_WORKER_WRAPPER (e.g. "valgrind -q") runs in the same process as the worker.
+        # shellcheck disable=SC2086
+        spawn-fcgi -n -s "$sock" -M 0600 -- ${KHALID_WORKER_WRAPPER:-} "$KHALID_WORKER" >&2 &
         worker_pids+=($!)
         echo "$!" >"$run/worker-$i.pid"
         echo "    server unix:$sock max_fails=1 fail_timeout=2s;"

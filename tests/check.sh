@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make check`: every suite, release build first, then the pure and Redis suites again
-# under ASan/UBSan. Prints each suite's own output and ends with one line,
+# `make check`: every suite on the release build, the worker under valgrind, then the
+# pure and Redis suites and the worker again built with ASan/UBSan. Prints each suite's own output and ends with one line,
 # "N passed, N failed", counting the checks of all suites. Exits 1 if anything failed.
 set -u
 cd "$(dirname "$0")/.."
@@ -50,9 +50,11 @@ suite "unit tests" build/release/unit-tests
 suite "store tests (real redis-server)" build/release/store-tests
 suite "nginx -t" nginx_config
 suite "integration tests (native stack)" /usr/bin/python3 tests/integration.py --worker build/release/khalid-fcgi
+suite "worker under valgrind (native stack)" /usr/bin/python3 tests/memcheck.py --valgrind --worker build/release/khalid-fcgi
 if make -s SANITIZE=1 worker build/sanitize/unit-tests build/sanitize/store-tests; then
     suite "unit tests, ASan/UBSan" build/sanitize/unit-tests
     suite "store tests, ASan/UBSan" build/sanitize/store-tests
+    suite "worker with ASan/UBSan (native stack)" /usr/bin/python3 tests/memcheck.py --sanitizer --worker build/sanitize/khalid-fcgi
 else
     echo "--- the sanitizer build failed"; failed=$((failed + 1))
 fi
