@@ -178,8 +178,8 @@ static void countPage(const site *s, siteThread *th, httpMethod method, const ch
     if (rc < 0) {
         res->retryAfter = RETRY_AFTER_S;
         errorPage(s, 503, "The counter is taking a break",
-                  "We can't reach the visit counter right now. Your visit wasn't counted; "
-                  "please try again in a moment.", path, res);
+                  "We can't reach the visit counter right now, so we couldn't confirm your "
+                  "visit. Please try again in a moment.", path, res);
         return;
     }
     char plain[32], grouped[40];

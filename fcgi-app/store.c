@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,9 +45,23 @@ static void disconnect(store *s) {
     p->backoffMs = p->backoffMs * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoffMs * 2;
 }
 
+/* Whether an idle connection was closed by Redis (a restart, a timeout, a kill): between
+ * commands Redis never sends anything, so a readable socket means EOF or an error. A
+ * dead connection is found this way before a command is written to it, so nothing is
+ * half-done and reconnecting at once, without backoff, is safe. */
+static int closedByPeer(const redisContext *ctx) {
+    struct pollfd pfd = {.fd = ctx->fd, .events = POLLIN};
+    return poll(&pfd, 1, 0) != 0;
+}
+
 /* Makes sure a usable connection exists: connect, timeouts, keepalive, AUTH. */
 static int connectIfNeeded(store *s) {
     struct storePriv *p = s->priv;
+    if (p->ctx && closedByPeer(p->ctx)) {
+        redisFree(p->ctx);
+        p->ctx = NULL;
+        p->retryAtMs = 0;
+    }
     if (p->ctx) return 0;
     if (nowMs() < p->retryAtMs) return fail(s, "redis", "unreachable (waiting before reconnecting)");
     p->ctx = p->host[0] == '/' ? redisConnectUnixWithTimeout(p->host, p->timeout)

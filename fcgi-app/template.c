@@ -32,7 +32,8 @@ typedef struct parser {
     char *err;
     size_t errlen;
     int canMerge;    /* the last segment is text that the next text may extend */
-    size_t open[TMPL_MAX_DEPTH];
+    size_t open[TMPL_MAX_DEPTH];          /* segment index of each open section */
+    const char *openAt[TMPL_MAX_DEPTH];   /* and where its tag is, for errors */
     int depth;
 } parser;
 
@@ -151,6 +152,7 @@ static int parseSource(parser *p, const char *name, const char *src, const char 
         if (s.type == SEG_SECTION || s.type == SEG_INVERTED) {
             if (p->depth == TMPL_MAX_DEPTH)
                 return parseError(p, name, src, tag, "sections nested deeper than %d", TMPL_MAX_DEPTH);
+            p->openAt[p->depth] = tag;
             p->open[p->depth++] = p->t->nsegs;
         }
         if (addSeg(p, s) < 0) goto oom;
@@ -158,7 +160,7 @@ static int parseSource(parser *p, const char *name, const char *src, const char 
     }
     if (p->depth != baseDepth) {
         const seg *open = &p->t->segs[p->open[p->depth - 1]];
-        return parseError(p, name, src, src + strlen(src), "section '%s' is never closed",
+        return parseError(p, name, src, p->openAt[p->depth - 1], "section '%s' is never closed",
                           p->names[open->var]);
     }
     if (page && !sawContent)

@@ -208,6 +208,20 @@ START_TEST(dead_redis_fails_fast_then_recovers_on_restart) {
 }
 END_TEST
 
+START_TEST(first_command_after_restart_succeeds) {
+    store *s = connectTest(PASSWORD);
+    long long v;
+    ck_assert_int_eq(storeIncr(s, "t:idle", &v), 0);
+    stopRedis();
+    startRedis();
+    /* The idle connection died with the old server; the store must notice before
+     * writing to it rather than fail this request. */
+    ck_assert_msg(storeIncr(s, "t:idle", &v) == 0, "first INCR after a restart failed: %s", s->errstr);
+    ck_assert_int_eq(v, 1);
+    storeFree(s);
+}
+END_TEST
+
 START_TEST(unreachable_host_fails_within_timeout) {
     /* A port with no listener: connect is refused at once. */
     store *s = storeCreate("127.0.0.1", freePort(), NULL, TIMEOUT_MS);
@@ -240,6 +254,7 @@ int main(void) {
     tcase_add_test(tc, unreachable_host_fails_within_timeout);
     tcase_add_test(tc, hung_redis_times_out_then_recovers);
     tcase_add_test(tc, dead_redis_fails_fast_then_recovers_on_restart);
+    tcase_add_test(tc, first_command_after_restart_succeeds);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     /* No fork: the tests stop and restart the server this process owns. */

@@ -109,7 +109,8 @@ START_TEST(unknown_variable_names_file_and_line) {
 END_TEST
 
 START_TEST(unclosed_section) {
-    ck_assert_str_eq(compileError(NULL, "a\n{{#flag}}\nb"), "page.html:3: section 'flag' is never closed");
+    /* The error points at the tag that opened the section, not at the end of the file. */
+    ck_assert_str_eq(compileError(NULL, "a\n{{#flag}}\nb\nc"), "page.html:2: section 'flag' is never closed");
 }
 END_TEST
 
