@@ -89,6 +89,7 @@ check-compose:
 	bash tests/check-compose.sh
 
 check-browser: deps $(WORKER)
+	@scripts/deps.sh chromium chromium-driver python3-selenium
 	/usr/bin/python3 tests/browser.py --worker $(WORKER)
 
 run: deps $(WORKER)

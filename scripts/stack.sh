@@ -9,7 +9,8 @@
 #                             use it to bring Redis back after stopping it)
 #
 # Settings (environment): PORT (5000), WORKERS (3), STATE_DIR (./var), KHALID_WORKER (the
-# binary), KHALID_WORKER_WRAPPER (a command the worker runs under, e.g. valgrind),
+# binary), FASTCGI_KEEPALIVE (idle nginx->worker connections kept per nginx process; 0),
+# KHALID_WORKER_WRAPPER (a command the worker runs under, e.g. valgrind),
 # NGINX_WORKER_PROCESSES (2), REDIS_PASSWORD, plus the worker's own variables
 # (FCGI_THREADS, APP_NAME, ...), which are passed through to it.
 set -euo pipefail
@@ -83,8 +84,14 @@ done
 export REDIS_HOST=$redis_sock TEMPLATE_DIR=${TEMPLATE_DIR:-$repo/templates}
 "$KHALID_WORKER" --check >/dev/null || die "the worker's configuration is invalid (see above)"
 upstream=$state/nginx/upstream.conf
+keepalive=${FASTCGI_KEEPALIVE:-0}
+case $keepalive in ''|*[!0-9]*) die "FASTCGI_KEEPALIVE=$keepalive: expected a number" ;; esac
 {
+    # FastCGI keep-alive pins a worker thread to each open connection (libfcgi reads the
+    # next request from it), so it is off unless asked for: see README, Performance.
+    [ "$keepalive" -gt 0 ] && echo "fastcgi_keep_conn on;"
     echo "upstream khalid_workers {"
+    [ "$keepalive" -gt 0 ] && echo "    keepalive $keepalive;"
     for i in $(seq "$WORKERS"); do
         sock=$run/worker-$i.sock
         rm -f "$sock"
@@ -107,7 +114,7 @@ user_line=""
 conf=$state/nginx/nginx.conf
 NGINX_USER_LINE=$user_line NGINX_WORKER_PROCESSES=${NGINX_WORKER_PROCESSES:-2} \
 NGINX_PID_FILE=$run/nginx.pid NGINX_MIME_TYPES=/etc/nginx/mime.types \
-NGINX_ACCESS_LOG="$state/log/access.log" NGINX_TEMP_DIR=$state/nginx/temp \
+NGINX_ACCESS_LOG="$state/log/access.log combined buffer=64k flush=1s" NGINX_TEMP_DIR=$state/nginx/temp \
 NGINX_UPSTREAM_CONF=$upstream NGINX_LISTEN=127.0.0.1:$PORT NGINX_STATIC_ROOT=$repo/templates/static \
     "$repo/nginx/render-conf.sh" "$repo/nginx/nginx.conf.in" >"$conf"
 nginx -q -t -e stderr -p "$state/nginx" -c "$conf" || die "nginx rejected $conf"
