@@ -9,7 +9,8 @@
 #                             use it to bring Redis back after stopping it)
 #
 # Settings (environment): PORT (5000), WORKERS (3), STATE_DIR (./var), KHALID_WORKER (the
-# binary), FASTCGI_KEEPALIVE (idle nginx->worker connections kept per nginx process; 0),
+# binary), FCGI_THREADS (24 here), FASTCGI_KEEPALIVE (idle nginx->worker connections kept
+# per nginx process; 8, 0 turns it off),
 # KHALID_WORKER_WRAPPER (a command the worker runs under, e.g. valgrind),
 # NGINX_WORKER_PROCESSES (2), REDIS_PASSWORD, plus the worker's own variables
 # (FCGI_THREADS, APP_NAME, ...), which are passed through to it.
@@ -26,6 +27,19 @@ case $PORT in ''|*[!0-9]*) die "PORT=$PORT: expected a port number" ;; esac
 [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] || die "PORT=$PORT: expected 1..65535"
 case $WORKERS in ''|*[!0-9]*) die "WORKERS=$WORKERS: expected a number" ;; esac
 [ "$WORKERS" -ge 1 ] && [ "$WORKERS" -le 64 ] || die "WORKERS=$WORKERS: expected 1..64"
+
+# Keep-alive between nginx and the workers (see README, Performance). Each idle pooled
+# connection pins a worker thread, and all of them may land on one worker, so every
+# worker needs more threads than nginx can keep idle connections.
+nginx_processes=${NGINX_WORKER_PROCESSES:-2}
+keepalive=${FASTCGI_KEEPALIVE:-8}
+export FCGI_THREADS=${FCGI_THREADS:-24}
+case $nginx_processes in ''|*[!0-9]*|0) die "NGINX_WORKER_PROCESSES=$nginx_processes: expected a positive number" ;; esac
+case $keepalive in ''|*[!0-9]*) die "FASTCGI_KEEPALIVE=$keepalive: expected a number (0 turns keep-alive off)" ;; esac
+case $FCGI_THREADS in ''|*[!0-9]*) die "FCGI_THREADS=$FCGI_THREADS: expected a number" ;; esac
+if [ "$keepalive" -gt 0 ] && [ "$FCGI_THREADS" -le $((keepalive * nginx_processes)) ]; then
+    die "FCGI_THREADS=$FCGI_THREADS must exceed FASTCGI_KEEPALIVE x NGINX_WORKER_PROCESSES = $((keepalive * nginx_processes)) (idle keep-alive connections pin worker threads); raise FCGI_THREADS or set FASTCGI_KEEPALIVE=0"
+fi
 
 mkdir -p "$STATE_DIR"
 state=$(cd "$STATE_DIR" && pwd)
@@ -84,11 +98,10 @@ done
 export REDIS_HOST=$redis_sock TEMPLATE_DIR=${TEMPLATE_DIR:-$repo/templates}
 "$KHALID_WORKER" --check >/dev/null || die "the worker's configuration is invalid (see above)"
 upstream=$state/nginx/upstream.conf
-keepalive=${FASTCGI_KEEPALIVE:-0}
-case $keepalive in ''|*[!0-9]*) die "FASTCGI_KEEPALIVE=$keepalive: expected a number" ;; esac
 {
-    # FastCGI keep-alive pins a worker thread to each open connection (libfcgi reads the
-    # next request from it), so it is off unless asked for: see README, Performance.
+    # FastCGI keep-alive saves a connect/accept/close per request, but pins a worker
+    # thread to each open connection (libfcgi waits for the next request on it): see the
+    # check above and README, Performance.
     [ "$keepalive" -gt 0 ] && echo "fastcgi_keep_conn on;"
     echo "upstream khalid_workers {"
     [ "$keepalive" -gt 0 ] && echo "    keepalive $keepalive;"
@@ -112,7 +125,7 @@ case $keepalive in ''|*[!0-9]*) die "FASTCGI_KEEPALIVE=$keepalive: expected a nu
 user_line=""
 [ "$(id -u)" = 0 ] && user_line="user root root;"
 conf=$state/nginx/nginx.conf
-NGINX_USER_LINE=$user_line NGINX_WORKER_PROCESSES=${NGINX_WORKER_PROCESSES:-2} \
+NGINX_USER_LINE=$user_line NGINX_WORKER_PROCESSES=$nginx_processes \
 NGINX_PID_FILE=$run/nginx.pid NGINX_MIME_TYPES=/etc/nginx/mime.types \
 NGINX_ACCESS_LOG="$state/log/access.log combined buffer=64k flush=1s" NGINX_TEMP_DIR=$state/nginx/temp \
 NGINX_UPSTREAM_CONF=$upstream NGINX_LISTEN=127.0.0.1:$PORT NGINX_STATIC_ROOT=$repo/templates/static \

@@ -801,7 +801,7 @@ def t_graceful_stop(s):
 def t_sigterm_failover(s):
     """SIGTERM to a worker in the middle of a burst: it exits within 1 s, every request
     of the burst answers 200, each counted exactly once, and / stays 200."""
-    st = s.stack("term")
+    st = s.stack("term", threads=8)
     pids = st.worker_pids()
     expect(all(pids) and all(proc_alive(p) for p in pids), "workers not all running: %s" % pids)
     target = pids[0]
@@ -844,7 +844,7 @@ def t_sigterm_inflight(s):
     """Requests a worker is serving when SIGTERM arrives get their whole answer. Redis is
     SIGSTOPped so each request sits in the worker for the 500 ms command timeout; the
     requests go straight to the worker's FastCGI socket so they can't be retried."""
-    st = s.stack("term")
+    st = s.stack("term", threads=8)
     pids = st.worker_pids()
     target = pids[1]
     expect(target and proc_alive(target), "worker-2 is not running (%s)" % target)

@@ -43,7 +43,7 @@ HOST = "127.0.0.1"
 WORKER_ENV_VARS = (
     "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_PASSWORD_FILE", "REDIS_TIMEOUT_MS",
     "APP_NAME", "FCGI_THREADS", "TEMPLATE_DIR", "GITHUB_URL", "LINKEDIN_URL", "SHOW_SERVED_BY",
-    "PORT", "WORKERS", "STATE_DIR", "KHALID_WORKER", "NGINX_WORKER_PROCESSES",
+    "PORT", "WORKERS", "STATE_DIR", "KHALID_WORKER", "NGINX_WORKER_PROCESSES", "FASTCGI_KEEPALIVE",
 )
 
 
@@ -475,7 +475,11 @@ class Stack:
         return argv
 
     def env(self):
-        return clean_env(dict(self.extra_env, STATE_DIR=self.state_dir, PORT=str(self.port),
+        # Keep-alive as the stack runs it by default, scaled down so that at most half of
+        # a worker's threads can be pinned by connections nginx keeps idle.
+        keepalive = min(8, self.threads // (2 * self.nginx_processes))
+        return clean_env(dict({"FASTCGI_KEEPALIVE": str(keepalive)}, **self.extra_env,
+                              STATE_DIR=self.state_dir, PORT=str(self.port),
                               WORKERS=str(self.workers), FCGI_THREADS=str(self.threads),
                               KHALID_WORKER=self.worker,
                               NGINX_WORKER_PROCESSES=str(self.nginx_processes)))
