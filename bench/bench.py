@@ -92,32 +92,34 @@ def machine():
             "redis": version(["redis-server", "--version"]).split()[2]}
 
 
-def wait_for_log_flush(stack, access_log):
-    """nginx writes the access log in buffers flushed every second."""
-    size = -1
-    for _ in range(50):
+def wait_for_log_flush(access_log):
+    """nginx writes the access log in 64k buffers, flushed when a second old: wait until the
+    file has not grown for two full flush periods."""
+    size, still = -1, 0
+    for _ in range(60):
         cur = os.path.getsize(access_log)
-        if cur == size:
+        still = still + 1 if cur == size else 0
+        if still == 2:
             return
         size = cur
-        time.sleep(0.5)
+        time.sleep(1.1)
 
 
 def run_main(args, worker):
     stack = Stack(worker, workers=args.workers, threads=args.threads, name="bench",
-                  nginx_processes=args.nginx_processes)
+                  nginx_processes=args.nginx_processes, env={"FASTCGI_KEEPALIVE": str(args.keepalive)})
     stack.start()
     try:
         access_log = os.path.join(stack.state_dir, "log", "access.log")
         for path in ("/nginx-ping", "/", "/count"):  # warm up connections and caches
             wrk(stack.port, path, 1, args.connections)
-        wait_for_log_flush(stack, access_log)
+        wait_for_log_flush(access_log)
         a = wrk(stack.port, "/nginx-ping", args.duration, args.connections)
         b = wrk(stack.port, "/", args.duration, args.connections)
-        wait_for_log_flush(stack, access_log)
+        wait_for_log_flush(access_log)
         before, offset = stack.visits(), os.path.getsize(access_log)
         c = wrk(stack.port, "/count", args.duration, args.connections)
-        wait_for_log_flush(stack, access_log)
+        wait_for_log_flush(access_log)
         rose, ok200 = stack.visits() - before, count_200s(access_log, offset)
         rss = [rss_kb(p) for p in stack.worker_pids()]
     finally:
@@ -127,6 +129,7 @@ def run_main(args, worker):
         "when": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": machine(),
         "settings": {"workers": args.workers, "threads_per_worker": args.threads,
+                     "fastcgi_keepalive": args.keepalive,
                      "nginx_worker_processes": args.nginx_processes,
                      "connections": args.connections, "duration_s": args.duration},
         "ceiling": a, "home": b, "count": c,
@@ -144,9 +147,10 @@ def run_main(args, worker):
     m = result["machine"]
     lines.append("")
     lines.append("%s; %d CPUs (%s), kernel %s, %s, redis %s; %d workers x %d threads, "
-                 "%d nginx worker processes, wrk -t2 -c%d -d%ds." % (
+                 "FastCGI keep-alive %d, %d nginx worker processes, wrk -t2 -c%d -d%ds." % (
                      result["when"], m["cpus"], m["cpu"], m["kernel"], m["nginx"], m["redis"],
-                     args.workers, args.threads, args.nginx_processes, args.connections, args.duration))
+                     args.workers, args.threads, args.keepalive, args.nginx_processes,
+                     args.connections, args.duration))
     lines.append("visits rose by %d; nginx answered %d /count requests with 200 (wrk saw %d): %s." % (
         rose, ok200, c["requests"], "exact" if rose == ok200 else "MISMATCH"))
     lines.append("worker resident memory after the load: %s." % ", ".join("%.1f MB" % (k / 1024) for k in rss))
@@ -172,11 +176,12 @@ def run_main(args, worker):
 
 
 def run_sizing(args, worker):
-    grid = [(1, 2), (1, 4), (1, 8), (2, 2), (2, 4), (2, 8), (3, 4), (3, 8), (4, 4), (4, 8)]
+    grid = [(1, 8), (1, 24), (2, 8), (2, 24), (3, 8), (3, 24), (4, 16)]
     rows = []
     for workers, threads in grid:
+        keepalive = min(args.keepalive, (threads - 1) // args.nginx_processes)
         stack = Stack(worker, workers=workers, threads=threads, name="sizing",
-                      nginx_processes=args.nginx_processes)
+                      nginx_processes=args.nginx_processes, env={"FASTCGI_KEEPALIVE": str(keepalive)})
         stack.start()
         try:
             wrk(stack.port, "/count", 1, args.connections)
@@ -216,7 +221,9 @@ def main():
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS") or 3))
-    ap.add_argument("--threads", type=int, default=int(os.environ.get("FCGI_THREADS") or 8))
+    ap.add_argument("--threads", type=int, default=int(os.environ.get("FCGI_THREADS") or 24))
+    ap.add_argument("--keepalive", type=int, default=int(os.environ.get("FASTCGI_KEEPALIVE") or 8),
+                    help="idle nginx->worker connections per nginx process (0: off)")
     ap.add_argument("--nginx-processes", type=int, default=2)
     ap.add_argument("--sizing", action="store_true", help="compare worker counts and threads per worker")
     args = ap.parse_args()
