@@ -1,0 +1,69 @@
+#!/bin/bash
+# Container entrypoint for nginx: renders nginx.conf.in (the same file the native stack uses),
+# writes the first upstream block, starts nginx in the foreground, and runs the upstream
+# watcher beside it. If either stops, the container stops (and its restart policy applies).
+#
+# Settings (environment):
+#   NGINX_WORKER_PROCESSES  default 2 ("auto" counts the host's CPUs, not the container's limit)
+#   NGINX_LISTEN            default 8080 (the port inside the container)
+#   NGINX_ACCESS_LOG        default "/dev/stdout combined buffer=32k flush=1s" ("off": none)
+#   UPSTREAM_SERVICE, UPSTREAM_PORT, UPSTREAM_INTERVAL: see watch-upstream.sh
+set -euo pipefail
+
+LIB=/usr/local/lib/khalid-tracker/nginx
+RUN_DIR=${NGINX_RUN_DIR:-/run/nginx}
+
+say() { echo "nginx-entrypoint: $*" >&2; }
+
+export NGINX_USER_LINE=""
+[ "$(id -u)" = 0 ] && NGINX_USER_LINE="user www-data;"
+export NGINX_WORKER_PROCESSES=${NGINX_WORKER_PROCESSES:-2}
+export NGINX_PID_FILE=$RUN_DIR/nginx.pid
+export NGINX_MIME_TYPES=/etc/nginx/mime.types
+export NGINX_ACCESS_LOG=${NGINX_ACCESS_LOG:-/dev/stdout combined buffer=32k flush=1s}
+export NGINX_TEMP_DIR=$RUN_DIR/tmp
+export NGINX_UPSTREAM_CONF=$RUN_DIR/upstream.conf
+export NGINX_LISTEN=${NGINX_LISTEN:-8080}
+export NGINX_STATIC_ROOT=/usr/share/khalid-tracker/static
+export NGINX_CONF=$RUN_DIR/nginx.conf
+
+if ! [[ $NGINX_WORKER_PROCESSES =~ ^([1-9][0-9]{0,2}|auto)$ ]]; then
+    say "NGINX_WORKER_PROCESSES=$NGINX_WORKER_PROCESSES: expected a number or auto"; exit 2
+fi
+if ! [[ $NGINX_LISTEN =~ ^[0-9]{1,5}$ ]]; then
+    say "NGINX_LISTEN=$NGINX_LISTEN: expected a port number"; exit 2
+fi
+
+mkdir -p "$RUN_DIR/tmp"
+"$LIB/render-conf.sh" "$LIB/nginx.conf.in" >"$NGINX_CONF.tmp"
+mv -f "$NGINX_CONF.tmp" "$NGINX_CONF"
+
+# First upstream block (waits briefly for a worker), then a config test before starting.
+"$LIB/watch-upstream.sh" --once
+nginx -e stderr -c "$NGINX_CONF" -t -q
+
+nginx -e stderr -c "$NGINX_CONF" &
+nginx_pid=$!
+"$LIB/watch-upstream.sh" &
+watcher_pid=$!
+
+stopping=0
+forward() { stopping=1; kill "-$1" "$nginx_pid" 2>/dev/null || true; }
+trap 'forward QUIT' QUIT    # docker stop (STOPSIGNAL SIGQUIT): graceful
+trap 'forward TERM' TERM INT
+trap 'kill -HUP "$nginx_pid" 2>/dev/null || true' HUP
+
+while :; do
+    wait -n "$nginx_pid" "$watcher_pid" || true
+    if ! kill -0 "$nginx_pid" 2>/dev/null; then
+        rc=0
+        wait "$nginx_pid" || rc=$?
+        kill "$watcher_pid" 2>/dev/null || true
+        [ "$stopping" = 1 ] || say "nginx exited with status $rc"
+        exit "$rc"
+    fi
+    if ! kill -0 "$watcher_pid" 2>/dev/null && [ "$stopping" = 0 ]; then
+        say "the upstream watcher stopped; stopping nginx so the container restarts"
+        forward QUIT
+    fi
+done

@@ -1,0 +1,476 @@
+#!/usr/bin/env bash
+# Checks are strings eval'd by check(): shellcheck cannot see the variables they use.
+# shellcheck disable=SC2034
+# make check-compose: the Docker Compose deployment, tested on a real Docker engine.
+#
+# Builds the three images, starts the stack with 3 workers on a free loopback port under a
+# unique project name, and checks: every page; requests reach all 3 workers and `visits`
+# rises by exactly the number of /count requests; scaling to 5 and back to 2 under load
+# fails no request and nginx uses the new set within 10 s without restarting; a worker
+# killed under load does not stop / from answering; the count survives `restart redis`,
+# `down` + `up`, and a rebuild of the Redis image. Then it removes everything it made
+# (containers, networks, volumes, the images it built) - also when a check fails.
+#
+# Needs: docker (engine + `docker compose` or docker-compose 1.29+), curl. When the base
+# image debian:bookworm-slim is missing and no registry is reachable, it is made from
+# Debian's packages first (tests/make-base-image.sh; needs root).
+#
+# Settings: COMPOSE="docker-compose" picks the Compose command; KT_KEEP_BUILD_CACHE=1 keeps
+# the untagged build-stage images the classic builder leaves (faster next run).
+# Ends with "N passed, N failed"; exits non-zero when a check failed.
+set -uo pipefail
+
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$PWD
+# The classic builder uses the local base image; BuildKit may try to resolve FROM remotely.
+export DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0
+# Settings a developer may have exported must not leak into the test stack.
+unset COMPOSE_FILE COMPOSE_PROJECT_NAME HTTP_PORT REDIS_PASSWORD REDIS_PASSWORD_SECRET_FILE \
+      APP_NAME FCGI_THREADS REDIS_TIMEOUT_MS SHOW_SERVED_BY GITHUB_URL LINKEDIN_URL \
+      NGINX_WORKER_PROCESSES
+
+PROJECT=ktcheck$$$RANDOM
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/kt-compose.XXXXXX")
+PASS=0 FAIL=0 T0=$SECONDS
+TORN_DOWN=0 STARTED=0
+
+log()  { printf '# %s\n' "$*"; }
+ok()   { PASS=$((PASS + 1)); printf 'ok - %s\n' "$1"; }
+bad()  { FAIL=$((FAIL + 1)); printf 'FAIL - %s\n' "$1"; [ -n "${2:-}" ] && printf '#   %s\n' "$2"; return 0; }
+check() { # check NAME 'SHELL CONDITION': ok when the condition (eval'd here) holds
+    local name=$1; shift
+    if eval "$*"; then ok "$name"; else bad "$name"; fi
+}
+summary() { printf '%d passed, %d failed\n' "$PASS" "$FAIL"; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+# ---------------------------------------------------------------- prerequisites
+if ! docker info >/dev/null 2>&1; then
+    bad "a Docker engine answers (docker info)" "no Docker engine: nothing tested"
+    summary; exit 1
+fi
+if [ -n "${COMPOSE:-}" ]; then
+    read -r -a DC <<<"$COMPOSE"
+elif docker compose version >/dev/null 2>&1; then
+    DC=(docker compose)
+elif command -v docker-compose >/dev/null 2>&1; then
+    DC=(docker-compose)
+else
+    bad "Docker Compose is installed" "neither 'docker compose' nor docker-compose found"
+    summary; exit 1
+fi
+command -v curl >/dev/null || { bad "curl is installed"; summary; exit 1; }
+
+ENVF=$TMP/test.env
+# Compose runs in the background and is waited for, so that a signal to this script is
+# handled at once (the trap stops it) rather than after a build of several minutes.
+CHILD=
+dc() {
+    local rc=0
+    "${DC[@]}" --env-file "$ENVF" -p "$PROJECT" -f "$ROOT/compose.yml" "$@" &
+    CHILD=$!
+    wait "$CHILD" || rc=$?
+    CHILD=
+    return "$rc"
+}
+# The original stdout/stderr: a signal may arrive while a command's output is redirected.
+exec 7>&1 8>&2
+
+# ---------------------------------------------------------------- teardown (also on failure)
+dangling_before=$TMP/dangling.before
+docker images -q --filter dangling=true | sort -u >"$dangling_before"
+teardown() {
+    [ "$TORN_DOWN" = 1 ] && return 0
+    TORN_DOWN=1
+    if [ "$STARTED" = 1 ]; then
+        dc logs --no-color >"$TMP/compose.log" 2>&1 || true
+        dc down -v --rmi local --remove-orphans -t 10 >"$TMP/down.log" 2>&1 || cat "$TMP/down.log" >&2
+    fi
+    # Anything left with the project's label (a container that `down` missed).
+    local left
+    left=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT")
+    [ -n "$left" ] && docker rm -f $left >/dev/null 2>&1
+    left=$(docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT")
+    [ -n "$left" ] && docker volume rm -f $left >/dev/null 2>&1
+    left=$(docker network ls -q --filter "label=com.docker.compose.project=$PROJECT")
+    [ -n "$left" ] && docker network rm $left >/dev/null 2>&1
+    # The images built for this project, also when it never got as far as `up`.
+    docker images --format '{{.Repository}}:{{.Tag}}' | grep -E "^${PROJECT}[-_]" | xargs -r docker rmi >/dev/null 2>&1
+    # Untagged images this run left (build stages, a replaced Redis image).
+    if [ "${KT_KEEP_BUILD_CACHE:-0}" != 1 ]; then
+        docker images -q --filter dangling=true | sort -u | comm -13 "$dangling_before" - |
+            xargs -r docker rmi >/dev/null 2>&1
+    fi
+    return 0
+}
+on_exit() {
+    local rc=$?
+    exec 1>&7 2>&8
+    if [ "$TORN_DOWN" = 0 ]; then
+        log "tearing down $PROJECT"
+        teardown
+        if [ -f "$TMP/compose.log" ] && [ "$FAIL" -gt 0 ]; then
+            log "last compose log lines (access log left out):"
+            grep -vE '"(GET|HEAD|POST) ' "$TMP/compose.log" | tail -n 40 | sed 's/^/#   /'
+        fi
+        summary
+        [ "$rc" = 0 ] && [ "$FAIL" -gt 0 ] && rc=1
+    fi
+    rm -rf "$TMP"
+    exit "$rc"
+}
+trap on_exit EXIT
+interrupted() {
+    exec 1>&7 2>&8
+    [ -n "$CHILD" ] && kill "$CHILD" 2>/dev/null && wait "$CHILD" 2>/dev/null
+    # The load generators, if running.
+    jobs -p | xargs -r kill 2>/dev/null
+    CHILD=
+    log "interrupted"
+    FAIL=$((FAIL + 1))
+    exit 130
+}
+trap interrupted INT TERM
+
+# ---------------------------------------------------------------- helpers
+free_port() {
+    local p i
+    for ((i = 0; i < 100; i++)); do
+        p=$((20000 + RANDOM % 40000))
+        if command -v ss >/dev/null && [ -n "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; then continue; fi
+        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+        echo "$p"; return 0
+    done
+    return 1
+}
+
+# fetch [curl args] PATH: sets CODE, BODY (file), HDRS (file)
+BODY=$TMP/body HDRS=$TMP/headers CODE=
+fetch() {
+    local path=${!#}
+    CODE=$(curl -sS --max-time 10 -o "$BODY" -D "$HDRS" -w '%{http_code}' "${@:1:$#-1}" "$URL$path" 2>"$TMP/curl.err") || CODE=000
+    tr -d '\r' <"$HDRS" >"$HDRS.n" && mv "$HDRS.n" "$HDRS"
+}
+header() { awk -v h="$(tr 'A-Z' 'a-z' <<<"$1")" -F': ' 'tolower($1) == h { sub(/^[^:]*: /, ""); print; exit }' "$HDRS"; }
+
+cids() { docker ps -q --no-trunc --filter "label=com.docker.compose.project=$PROJECT" --filter "label=com.docker.compose.service=$1" "${@:2}" | sort; }
+cid1() { cids "$1" | head -n 1; }
+short_ids() { cids fcgi-app | cut -c1-12 | sort; }
+app_ips() { # app-network addresses of the running workers, sorted
+    local c
+    for c in $(cids fcgi-app); do
+        docker inspect -f "{{(index .NetworkSettings.Networks \"${PROJECT}_app\").IPAddress}}" "$c"
+    done | sort -t. -k1,1n -k2,2n -k3,3n -k4,4n
+}
+upstream_ips() {
+    docker exec "$(cid1 nginx)" cat /run/nginx/upstream.conf 2>/dev/null |
+        awk '$1 == "server" { split($2, a, ":"); print a[1] }' | sort -t. -k1,1n -k2,2n -k3,3n -k4,4n
+}
+visits() {
+    docker exec "$(cid1 redis)" sh -c 'REDISCLI_AUTH="$(cat /run/redis/password)" redis-cli --raw get visits' 2>/dev/null | tr -d '\r'
+}
+health_of() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$1" 2>/dev/null; }
+
+# wait_until SECONDS COMMAND...: polls every 0.5 s; fails after SECONDS
+wait_until() {
+    local limit=$1 i; shift
+    for ((i = 0; i < limit * 2; i++)); do
+        "$@" && return 0
+        sleep 0.5
+    done
+    return 1
+}
+all_healthy() {
+    local c n=0
+    for c in $(docker ps -q --filter "label=com.docker.compose.project=$PROJECT"); do
+        [ "$(health_of "$c")" = healthy ] || return 1
+        n=$((n + 1))
+    done
+    [ "$n" -ge "${1:-1}" ]
+}
+site_up() { [ "$(curl -s -o /dev/null --max-time 3 -w '%{http_code}' "$URL/health")" = 200 ]; }
+
+# served_by N: the X-Served-By hosts of N requests to /count (one a line); appends the
+# status codes to $TMP/count.codes so the exact-count checks include these requests.
+served_by() {
+    local n=$1
+    curl -s --max-time 10 -o /dev/null -D - -w 'STATUS %{http_code}\n' "$URL/count?[1-$n]" 2>/dev/null |
+        tr -d '\r' | awk -v codes="$TMP/count.codes" '
+            tolower($1) == "x-served-by:" { split($2, a, "/"); print a[1] }
+            $1 == "STATUS" { print $2 >> codes }'
+}
+count_200() { cat "$TMP"/*count*.codes 2>/dev/null | grep -c '^200$'; }
+
+# load NAME PATH SECONDS [curl args]: bounded load from 8 parallel connections in batches
+# of 200 requests, until SECONDS have passed; one status code a line in $TMP/NAME.codes
+# (000 = no HTTP answer). Keep-alive by default: like browsers, curl retries a request
+# once on a fresh connection when the server closed an idle kept-alive one first.
+load() {
+    local name=$1 path=$2 secs=$3; shift 3
+    local end=$((SECONDS + secs)) b=0
+    : >"$TMP/$name.codes"
+    while [ "$SECONDS" -lt "$end" ] && [ "$b" -lt 1000 ]; do
+        curl -s --parallel --parallel-max 8 --max-time 15 -o /dev/null -w '%{http_code}\n' \
+             "$@" "$URL$path?b$b=[1-200]" >>"$TMP/$name.codes" 2>/dev/null
+        b=$((b + 1))
+    done
+}
+codes_summary() { sort "$TMP/$1.codes" | uniq -c | awk '{ printf "%s%s x%s", sep, $2, $1; sep = ", " }'; }
+all_200() { [ -s "$TMP/$1.codes" ] && ! grep -qv '^200$' "$TMP/$1.codes"; }
+
+# ---------------------------------------------------------------- 0. static checks
+log "compose: ${DC[*]} ($("${DC[@]}" version --short 2>/dev/null || "${DC[@]}" version | head -n 1)); project $PROJECT"
+: >"$ENVF"
+check "compose.yml is valid ($("${DC[@]}" version --short 2>/dev/null || echo compose))" dc config -q
+check "compose.yml has no version: or name: key" '! grep -qE "^(version|name):" "$ROOT/compose.yml"'
+check "no container_name in compose.yml (the workers are scaled)" '! grep -qE "^[[:space:]]*container_name:" "$ROOT/compose.yml"'
+
+# ---------------------------------------------------------------- 1. base image, build
+if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
+    log "debian:bookworm-slim is missing: making it from Debian's packages"
+    if bash "$ROOT/tests/make-base-image.sh" 2>&1 | sed 's/^/# /'; then ok "base image debian:bookworm-slim made with debootstrap"
+    else bad "base image debian:bookworm-slim made with debootstrap"; exit 1; fi
+fi
+PORT=$(free_port) || { bad "a free host port"; exit 1; }
+URL=http://127.0.0.1:$PORT
+# Published on loopback only: HTTP_PORT may carry the address.
+printf 'HTTP_PORT=127.0.0.1:%s\n' "$PORT" >"$ENVF"
+
+t=$(now)
+build_args=()   # docker-compose 1.x builds one image after the other unless told otherwise
+[[ $("${DC[@]}" version --short 2>/dev/null) == 1.* ]] && build_args=(--parallel)
+if dc build "${build_args[@]}" >"$TMP/build.log" 2>&1; then
+    ok "images build ($(elapsed "$t" "$(now)") s)"
+else
+    bad "images build" "$(tail -n 20 "$TMP/build.log" | tr '\n' ' ')"; exit 1
+fi
+for svc in nginx fcgi-app redis; do
+    img=$(docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "^${PROJECT}[-_]${svc}:" | head -n 1)
+    log "image ${img:-?}"
+done
+
+# ---------------------------------------------------------------- 2. up with 3 workers
+t=$(now)
+STARTED=1
+if dc up -d --scale fcgi-app=3 >"$TMP/up.log" 2>&1 && wait_until 90 site_up; then
+    ok "stack up with 3 workers on 127.0.0.1:$PORT ($(elapsed "$t" "$(now)") s)"
+else
+    bad "stack up with 3 workers" "$(tail -n 5 "$TMP/up.log" | tr '\n' ' ')"; exit 1
+fi
+check "all 5 containers healthy (healthchecks)" wait_until 60 all_healthy 5
+NGINX=$(cid1 nginx) REDIS=$(cid1 redis)
+nginx_started=$(docker inspect -f '{{.State.StartedAt}}' "$NGINX")
+
+# ---------------------------------------------------------------- 3. pages
+fetch /
+check "/ answers 200 with the app name" '[ "$CODE" = 200 ] && grep -q "Khalid Tracker" "$BODY"'
+check "security headers on a page (CSP, nosniff, X-Frame-Options)" \
+    '[ -n "$(header Content-Security-Policy)" ] && [ "$(header X-Content-Type-Options)" = nosniff ] && [ -n "$(header X-Frame-Options)" ]'
+check "Server header carries no version" '[ "$(header Server)" = nginx ]'
+fetch -I /
+check "HEAD / answers 200 without a body" '[ "$CODE" = 200 ] && ! grep -qi "<html" "$BODY"'
+fetch /count
+v=$(grep -o 'id="visits"[^>]*>[0-9]*' "$BODY" | grep -o '[0-9]*$')
+check "/count answers 200 with the count in id=\"visits\" ($v)" '[ "$CODE" = 200 ] && [ -n "$v" ]'
+check "/count sends X-Served-By HOST/PID ($(header X-Served-By))" '[[ "$(header X-Served-By)" =~ ^[0-9a-f]{12}/[0-9]+$ ]]'
+fetch /about
+check "/about answers 200" '[ "$CODE" = 200 ] && grep -qi nginx "$BODY"'
+fetch /health
+check "/health answers 200 $(cat "$BODY")" '[ "$CODE" = 200 ] && grep -q "\"status\":\"ok\"" "$BODY" && grep -q "\"redis\":\"up\"" "$BODY"'
+fetch /no-such-page
+check "an unknown path answers 404 with security headers" '[ "$CODE" = 404 ] && [ -n "$(header Content-Security-Policy)" ]'
+fetch -X POST /
+check "POST / answers 405 with Allow: $(header Allow)" '[ "$CODE" = 405 ] && [ -n "$(header Allow)" ]'
+static=
+for f in "$ROOT"/templates/static/*.css; do [ -f "$f" ] && static=${f##*/} && break; done
+fetch "/static/${static:-style.css}"
+check "static file /static/${static:-?} served by nginx with caching headers" '[ "$CODE" = 200 ] && [ -n "$(header Cache-Control)" ]'
+
+# ---------------------------------------------------------------- 4. the deployment's shape
+only_nginx_published() {
+    local c
+    [ -n "$(docker port "$NGINX")" ] || return 1
+    for c in $(cids fcgi-app) "$REDIS"; do [ -z "$(docker port "$c")" ] || return 1; done
+}
+users_ok() {
+    local c
+    for c in $(cids fcgi-app); do [ "$(docker exec "$c" id -u)" = 10001 ] || return 1; done
+    [ "$(docker exec "$NGINX" id -un)" = www-data ] && [ "$(docker exec "$REDIS" id -un)" = redis ]
+}
+check "only nginx publishes a port ($(docker port "$NGINX" | head -n 1))" only_nginx_published
+check "workers run as uid 10001, nginx as www-data, Redis as redis" users_ok
+check "Redis is not reachable from nginx (back network only)" '! docker exec "$NGINX" getent hosts redis >/dev/null'
+check "Redis refuses commands without the password" 'docker exec "$REDIS" redis-cli ping 2>&1 | grep -q NOAUTH'
+check "no password in the images' environment" \
+    '! docker image inspect -f "{{json .Config.Env}}" $(docker inspect -f "{{.Image}}" "$REDIS" "$(cid1 fcgi-app)") | grep -qi "PASSWORD="'
+dc logs --no-color nginx >"$TMP/nginx.log" 2>&1
+check "nginx logs requests to stdout (compose logs)" 'grep -q "GET /count" "$TMP/nginx.log"'
+
+# ---------------------------------------------------------------- 5. spread and exact counting
+: >"$TMP/count.codes"
+before=$(visits)
+mapfile -t hosts < <(served_by 60 | sort | uniq -c | awk '{ print $2 }')
+expected=$(short_ids | tr '\n' ' ')
+check "requests reach all 3 workers (served-by: ${hosts[*]})" \
+    '[ "$(printf "%s\n" "${hosts[@]}" | sort | tr "\n" " ")" = "$expected" ] && [ ${#hosts[@]} = 3 ]'
+after=$(visits)
+check "visits rose by exactly 60 after 60 requests across workers ($before -> $after)" \
+    '[ $((after - before)) = 60 ] && [ "$(grep -c "^200$" "$TMP/count.codes")" = 60 ]'
+before=$(visits)
+codes=$(curl -s --parallel --parallel-max 20 --max-time 15 -o /dev/null -w '%{http_code}\n' "$URL/count?c=[1-500]" 2>/dev/null |
+        sort | uniq -c | tr -s ' ')
+after=$(visits)
+check "500 concurrent /count (20 connections): all 200, visits +500 exactly ($before -> $after)" \
+    '[ "$codes" = " 500 200" ] && [ $((after - before)) = 500 ]'
+
+# ---------------------------------------------------------------- 6. live scaling under load
+# After a scale command: nginx's upstream set equals the running workers' addresses, and
+# every running worker answers requests.
+upstream_matches() { [ "$(upstream_ips | tr '\n' ' ')" = "$(app_ips | tr '\n' ' ')" ]; }
+all_serve() {
+    local seen
+    seen=$(served_by 20 | sort -u | tr '\n' ' ')
+    [ "$seen" = "$(short_ids | tr '\n' ' ')" ]
+}
+to_epoch() { date -u -d "$1" +%s.%N; }
+newest_start() { cids fcgi-app | xargs docker inspect -f '{{.State.StartedAt}}' | sort | tail -n 1; }
+# reload_time "IP IP ...": when nginx/watch-upstream.sh last reloaded nginx with exactly these
+# addresses (epoch seconds, from its log line), or nothing.
+reload_time() {
+    local hms
+    hms=$(dc logs --no-color nginx 2>/dev/null | grep -o 'watch-upstream: [0-9:.]* upstream fcgi-app: [0-9. ]*' |
+          awk -v want="$1" '{ t = $2; $1 = $2 = $3 = $4 = ""; gsub(/^ +| +$/, ""); if ($0 == want) last = t } END { print last }')
+    [ -n "$hms" ] && to_epoch "$(date -u +%F) $hms"
+}
+# event_time SINCE EVENT: the first EVENT (kill, die) of the project's workers since SINCE.
+event_time() {
+    docker events --since "$1" --until "$(date +%s)" --filter "label=com.docker.compose.project=$PROJECT" \
+        --filter "label=com.docker.compose.service=fcgi-app" --filter "event=$2" --format '{{.TimeNano}}' 2>/dev/null |
+        sort -n | head -n 1 | awk '{ printf "%.3f", $1 / 1e9 }'
+}
+# scale_to N PREVIOUS: runs the scale command and waits until nginx uses exactly the running workers.
+# Sets CMD_S (compose's time), PICK_S (scale up: from the newest worker's start to the nginx
+# reload that added it; scale down: from the SIGTERM to the reload that dropped the stopping
+# ones), MARGIN_S (scale down: how long before the first stopped container exited).
+scale_to() {
+    local t0 t1 ips t_reload t_ref t_die
+    CMD_S='?' PICK_S='?' MARGIN_S='?'
+    t0=$(now)
+    dc up -d --no-recreate --scale "fcgi-app=$1" >>"$TMP/scale.log" 2>&1 || return 1
+    t1=$(now); CMD_S=$(elapsed "$t0" "$t1")
+    wait_until 30 upstream_matches || return 1
+    wait_until 15 all_serve || return 1
+    ips=$(app_ips | tr '\n' ' ' | sed 's/ $//')
+    t_reload=$(reload_time "$ips")
+    [ -n "$t_reload" ] || return 1
+    if [ "$(cids fcgi-app | wc -l)" -gt "${2:-0}" ]; then
+        t_ref=$(to_epoch "$(newest_start)")
+    else
+        t_ref=$(event_time "${t0%.*}" kill)
+        t_die=$(event_time "${t0%.*}" die)
+        docker events --since "${t0%.*}" --until "$(date +%s)" --filter "label=com.docker.compose.project=$PROJECT" \
+            --filter "label=com.docker.compose.service=fcgi-app" --filter event=kill --filter event=die \
+            --format '{{.TimeNano}} {{.Action}} {{.Actor.Attributes.name}}' 2>/dev/null >"$TMP/scale-down.events"
+        [ -n "$t_die" ] && MARGIN_S=$(elapsed "$t_reload" "$t_die")
+    fi
+    [ -n "$t_ref" ] && PICK_S=$(elapsed "$t_ref" "$t_reload")
+}
+
+: >"$TMP/count.codes"
+before=$(visits)
+log "load: / with Connection: close and /count keep-alive, 8 connections each, while scaling 3 -> 5 -> 2"
+load scale_root / 45 -H 'Connection: close' &
+lr=$!
+load scale_count /count 45 &
+lc=$!
+sleep 4
+scale_to 5 3; rc5=$?
+n5=$(cids fcgi-app | wc -l)
+log "scale 3->5: compose took ${CMD_S}s; nginx reloaded with all 5 workers ${PICK_S}s after the newest one started"
+up_pick=$PICK_S
+sleep 5
+scale_to 2 5; rc2=$?
+n2=$(cids fcgi-app | wc -l)
+log "scale 5->2: compose took ${CMD_S}s; nginx reloaded without the 3 stopping workers ${PICK_S}s after their SIGTERM, ${MARGIN_S}s before the first of them exited"
+down_pick=$PICK_S
+awk -v r="$(reload_time "$(app_ips | tr '\n' ' ' | sed 's/ $//')")" '{ printf "#   %+.1fs %s %s\n", $1 / 1e9 - r, $2, $3 }' "$TMP/scale-down.events" 2>/dev/null
+wait "$lr" "$lc"
+after=$(visits)
+dc logs --no-color nginx 2>/dev/null | grep -o 'watch-upstream: .*' | tail -n 4 | cut -c1-160 | sed 's/^/  /' | while IFS= read -r l; do log "$l"; done
+within10() { [ "$1" != "?" ] && awk -v t="$1" 'BEGIN { exit !(t <= 10) }'; }
+check "scale to 5: 5 workers, nginx uses all 5 within 10 s (${up_pick}s)" '[ $rc5 = 0 ] && [ $n5 = 5 ] && within10 "$up_pick"'
+check "scale to 2: 2 workers, nginx uses only those within 10 s (${down_pick}s)" '[ $rc2 = 0 ] && [ $n2 = 2 ] && within10 "$down_pick"'
+check "nginx was reloaded, not restarted, while scaling" \
+    '[ "$(docker inspect -f "{{.State.StartedAt}} {{.RestartCount}}" "$NGINX")" = "$nginx_started 0" ]'
+check "no failed request during scaling: / with new connections ($(codes_summary scale_root))" all_200 scale_root
+check "no failed request during scaling: /count keep-alive ($(codes_summary scale_count))" all_200 scale_count
+total=$(count_200)
+check "visits rose by exactly the $total answered /count requests while scaling ($before -> $after)" \
+    '[ $((after - before)) = "$total" ]'
+
+# ---------------------------------------------------------------- 7. a worker killed under load
+victim=$(cids fcgi-app | head -n 1)
+load kill_root / 10 -H 'Connection: close' &
+lr=$!
+load kill_keep / 10 &
+lk=$!
+sleep 2
+docker kill "$victim" >/dev/null
+wait "$lr" "$lk"
+check "one worker killed (docker kill) under load: / keeps answering ($(codes_summary kill_root); keep-alive: $(codes_summary kill_keep))" \
+    'all_200 kill_root && all_200 kill_keep'
+log "the killed worker's container: $(docker inspect -f '{{.State.Status}}, restarts: {{.RestartCount}}' "$victim" 2>/dev/null || echo removed)"
+dc up -d --no-recreate --scale fcgi-app=2 >>"$TMP/scale.log" 2>&1
+two_healthy() { [ "$(cids fcgi-app --filter health=healthy | wc -l)" = 2 ]; }
+wait_until 30 two_healthy
+
+# ---------------------------------------------------------------- 8. persistence
+# count_now: one /count, retried while it answers 503 (a worker thread whose Redis connection
+# died with the old server answers 503 once, without counting, then reconnects).
+RETRIED=0
+count_now() {
+    local i
+    for ((i = 0; i < 40; i++)); do
+        fetch /count
+        [ "$CODE" = 200 ] && break
+        RETRIED=$((RETRIED + 1))
+        sleep 0.1
+    done
+    COUNT=$(grep -o 'id="visits"[^>]*>[0-9]*' "$BODY" | grep -o '[0-9]*$')
+}
+retried() { [ "$RETRIED" = 0 ] || log "$RETRIED x /count answered 503 (stale Redis connection) before a 200"; RETRIED=0; }
+count_now; c0=$COUNT
+dc restart redis >"$TMP/restart.log" 2>&1
+redis_healthy() { [ "$(health_of "$(cid1 redis)")" = healthy ]; }
+wait_until 30 redis_healthy
+wait_until 20 site_up
+count_now; c1=$COUNT; retried
+check "count kept across 'restart redis' ($c0 -> $c1)" '[ -n "$c0" ] && [ "$c1" = $((c0 + 1)) ]'
+
+dc down -t 10 >"$TMP/down1.log" 2>&1
+check "'down' without -v keeps the data volume" 'docker volume inspect "${PROJECT}_redis-data" >/dev/null 2>&1'
+dc up -d --scale fcgi-app=2 >"$TMP/up2.log" 2>&1
+wait_until 90 site_up
+count_now; c2=$COUNT; retried
+check "count kept across 'down' and 'up' ($c1 -> $c2)" '[ -n "$c1" ] && [ "$c2" = $((c1 + 1)) ]'
+
+t=$(now)
+dc build --no-cache redis >"$TMP/rebuild.log" 2>&1 && dc up -d --no-deps --force-recreate redis >>"$TMP/rebuild.log" 2>&1
+sleep 1
+wait_until 30 redis_healthy
+wait_until 20 site_up
+count_now; c3=$COUNT; retried
+check "count kept across a rebuilt Redis image and a new container ($c2 -> $c3, $(elapsed "$t" "$(now)") s)" \
+    '[ -n "$c2" ] && [ "$c3" = $((c2 + 1)) ]'
+
+# ---------------------------------------------------------------- 9. teardown
+teardown
+left=$( { docker ps -aq --filter "label=com.docker.compose.project=$PROJECT"
+          docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT"
+          docker network ls -q --filter "label=com.docker.compose.project=$PROJECT"
+          docker images -q --filter "reference=${PROJECT}*"; } | wc -l)
+check "teardown left no container, network, volume or image of $PROJECT" '[ "$left" = 0 ]'
+log "total $((SECONDS - T0)) s"
+summary
+[ "$FAIL" = 0 ]

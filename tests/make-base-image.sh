@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Create the local base image debian:bookworm-slim when it is missing, without a registry.
+#
+# Every Dockerfile of Khalid Tracker starts FROM debian:bookworm-slim, which a normal machine
+# pulls from Docker Hub. Where no image registry is reachable (CI here), this script builds an
+# equivalent base from Debian's own packages instead:
+#   debootstrap --variant=minbase bookworm  ->  the official image's apt sources  ->  docker import
+# The Dockerfiles stay exactly what real users build. Needs root (debootstrap) and a Docker engine.
+#
+# Usage: bash tests/make-base-image.sh [--force]
+#   MIRROR=http://deb.debian.org/debian  (override the Debian mirror)
+set -euo pipefail
+
+IMAGE=debian:bookworm-slim
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+force=0
+[ "${1:-}" = --force ] && force=1
+
+log() { printf 'make-base-image: %s\n' "$*" >&2; }
+
+if [ "$force" = 0 ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
+    log "$IMAGE already present"
+    exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+    log "debootstrap needs root; run as root or load $IMAGE another way (docker pull/load)"
+    exit 1
+fi
+if ! command -v debootstrap >/dev/null 2>&1; then
+    log "installing debootstrap"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq debootstrap >/dev/null
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kt-rootfs.XXXXXX")
+cleanup() {
+    # debootstrap may leave proc/sys mounted inside the root after a failure.
+    for m in proc sys dev/pts dev; do
+        mountpoint -q "$tmp/rootfs/$m" 2>/dev/null && umount -l "$tmp/rootfs/$m" || true
+    done
+    rm -rf --one-file-system "$tmp"
+}
+trap cleanup EXIT
+root=$tmp/rootfs
+
+log "debootstrap --variant=minbase bookworm from $MIRROR (about a minute)"
+debootstrap --variant=minbase bookworm "$root" "$MIRROR" >"$tmp/debootstrap.log" 2>&1 || {
+    tail -n 30 "$tmp/debootstrap.log" >&2
+    log "debootstrap failed"
+    exit 1
+}
+
+# The official image's apt sources (deb822, as in debian:bookworm-slim).
+rm -f "$root/etc/apt/sources.list"
+mkdir -p "$root/etc/apt/sources.list.d"
+cat >"$root/etc/apt/sources.list.d/debian.sources" <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+# Keep the official slim image's habits: no apt caches, no docs kept by later installs.
+cat >"$root/etc/apt/apt.conf.d/docker-clean" <<'CONF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+CONF
+cat >"$root/etc/apt/apt.conf.d/docker-no-languages" <<'CONF'
+Acquire::Languages "none";
+CONF
+cat >"$root/etc/dpkg/dpkg.cfg.d/docker" <<'CONF'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+CONF
+# As the official slim image: no man pages, info, locales, or docs but the copyright files.
+find "$root/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete 2>/dev/null || true
+find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete 2>/dev/null || true
+rm -rf "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/locale/* "$root"/usr/share/lintian/*
+rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
+       "$root"/var/log/*.log "$root"/var/log/apt/* "$root"/tmp/* "$root"/debootstrap
+: >"$root/etc/hostname"
+: >"$root/etc/resolv.conf"
+rm -f "$root/etc/machine-id" && : >"$root/etc/machine-id"
+
+old=$(docker image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null || true)
+log "docker import -> $IMAGE"
+tar --numeric-owner -C "$root" -c . | docker import \
+    -c 'CMD ["bash"]' \
+    -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    -m "debootstrap --variant=minbase bookworm (tests/make-base-image.sh)" - "$IMAGE" >/dev/null
+# With --force, drop the image this one replaced unless something still uses it.
+[ -n "$old" ] && docker image rm "$old" >/dev/null 2>&1 || true
+log "done: $(docker image inspect -f '{{.Id}} {{.Size}}' "$IMAGE")"
