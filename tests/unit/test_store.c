@@ -96,6 +96,15 @@ static store *connectTest(const char *password) {
     return s;
 }
 
+/* Polls PING for up to 3 s; returns whether the store answered again. */
+static int recovers(store *s) {
+    for (int i = 0; i < 60; i++) {
+        if (storePing(s) == 0) return 1;
+        sleepMs(50);
+    }
+    return 0;
+}
+
 START_TEST(incr_counts_from_one_and_get_reads) {
     store *s = connectTest(PASSWORD);
     long long v = -1;
@@ -176,12 +185,7 @@ START_TEST(hung_redis_times_out_then_recovers) {
     ck_assert_int_eq(rc, -1);
     ck_assert_msg(took < 3 * TIMEOUT_MS, "a hung Redis took %lld ms (timeout %d ms)", took, TIMEOUT_MS);
     /* Reconnects after the backoff, without a new store. */
-    int ok = 0;
-    for (int i = 0; i < 60 && !ok; i++) {
-        ok = storePing(s) == 0;
-        if (!ok) sleepMs(50);
-    }
-    ck_assert_msg(ok, "no recovery after SIGCONT: %s", s->errstr);
+    ck_assert_msg(recovers(s), "no recovery after SIGCONT: %s", s->errstr);
     storeFree(s);
 }
 END_TEST
@@ -198,12 +202,7 @@ START_TEST(dead_redis_fails_fast_then_recovers_on_restart) {
     ck_assert_int_eq(storePing(s), -1);
     ck_assert_msg(nowMs() - start < 2 * TIMEOUT_MS, "a dead Redis was slow to report");
     startRedis();
-    int ok = 0;
-    for (int i = 0; i < 60 && !ok; i++) {
-        ok = storePing(s) == 0;
-        if (!ok) sleepMs(50);
-    }
-    ck_assert_msg(ok, "no recovery after restart: %s", s->errstr);
+    ck_assert_msg(recovers(s), "no recovery after restart: %s", s->errstr);
     storeFree(s);
 }
 END_TEST
