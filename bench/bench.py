@@ -179,7 +179,7 @@ def run_sizing(args, worker):
     grid = [(1, 8), (1, 24), (2, 8), (2, 24), (3, 8), (3, 24), (4, 16)]
     rows = []
     for workers, threads in grid:
-        keepalive = min(args.keepalive, (threads - 1) // args.nginx_processes)
+        keepalive = min(args.keepalive, (threads - 1) // args.nginx_processes) if args.keepalive else 0
         stack = Stack(worker, workers=workers, threads=threads, name="sizing",
                       nginx_processes=args.nginx_processes, env={"FASTCGI_KEEPALIVE": str(keepalive)})
         stack.start()
@@ -221,8 +221,8 @@ def main():
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS") or 3))
-    ap.add_argument("--threads", type=int, default=int(os.environ.get("FCGI_THREADS") or 24))
-    ap.add_argument("--keepalive", type=int, default=int(os.environ.get("FASTCGI_KEEPALIVE") or 8),
+    ap.add_argument("--threads", type=int, default=int(os.environ.get("FCGI_THREADS") or 8))
+    ap.add_argument("--keepalive", type=int, default=int(os.environ.get("FASTCGI_KEEPALIVE") or 0),
                     help="idle nginx->worker connections per nginx process (0: off)")
     ap.add_argument("--nginx-processes", type=int, default=2)
     ap.add_argument("--sizing", action="store_true", help="compare worker counts and threads per worker")

@@ -6,6 +6,8 @@
 # Settings (environment):
 #   NGINX_WORKER_PROCESSES  default 2 ("auto" counts the host's CPUs, not the container's limit)
 #   NGINX_LISTEN            default 8080 (the port inside the container)
+#   FASTCGI_KEEPALIVE       idle nginx->worker connections per nginx process (default 0: off);
+#                           FCGI_THREADS, if given, is checked against it
 #   NGINX_ACCESS_LOG        default "/dev/stdout combined buffer=32k flush=1s" ("off": none)
 #   UPSTREAM_SERVICE, UPSTREAM_PORT, UPSTREAM_INTERVAL: see watch-upstream.sh
 set -euo pipefail
@@ -32,6 +34,19 @@ if ! [[ $NGINX_WORKER_PROCESSES =~ ^([1-9][0-9]{0,2}|auto)$ ]]; then
 fi
 if ! [[ $NGINX_LISTEN =~ ^[0-9]{1,5}$ ]]; then
     say "NGINX_LISTEN=$NGINX_LISTEN: expected a port number"; exit 2
+fi
+
+# FastCGI keep-alive pins a worker thread to every idle pooled connection (libfcgi reads the
+# next request from it): a worker must have threads to spare beyond what nginx can keep.
+keepalive=${FASTCGI_KEEPALIVE:-0}
+if ! [[ $keepalive =~ ^[0-9]{1,4}$ ]]; then
+    say "FASTCGI_KEEPALIVE=$keepalive: expected a number (0 turns keep-alive off)"; exit 2
+fi
+procs=$NGINX_WORKER_PROCESSES
+[ "$procs" = auto ] && procs=$(nproc)
+if [ "$keepalive" -gt 0 ] && [ -n "${FCGI_THREADS:-}" ] && [ "$FCGI_THREADS" -le $((keepalive * procs)) ]; then
+    say "FCGI_THREADS=$FCGI_THREADS must exceed FASTCGI_KEEPALIVE x NGINX_WORKER_PROCESSES = $((keepalive * procs)) (idle keep-alive connections pin worker threads); raise FCGI_THREADS or set FASTCGI_KEEPALIVE=0"
+    exit 2
 fi
 
 mkdir -p "$RUN_DIR/tmp"

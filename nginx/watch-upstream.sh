@@ -29,6 +29,8 @@ PORT=${UPSTREAM_PORT:-9000}
 INTERVAL=${UPSTREAM_INTERVAL:-1}
 START_WAIT=${UPSTREAM_START_WAIT:-15}
 PARAMS=${UPSTREAM_SERVER_PARAMS:-max_fails=1 fail_timeout=2s}
+KEEPALIVE=${FASTCGI_KEEPALIVE:-0}   # idle nginx->worker connections kept per nginx process
+case $KEEPALIVE in ''|*[!0-9]*) echo "watch-upstream: FASTCGI_KEEPALIVE=$KEEPALIVE: expected a number" >&2; exit 2 ;; esac
 CONF=${NGINX_UPSTREAM_CONF:?NGINX_UPSTREAM_CONF is not set}
 PID_FILE=${NGINX_PID_FILE:-/run/nginx/nginx.pid}
 STATE=$CONF.set
@@ -91,8 +93,12 @@ write_conf() {  # $1: newline-separated addresses, or empty for the placeholder
     local tmp=$CONF.tmp ip
     {
         echo "# Written by watch-upstream.sh from the addresses of \"$SERVICE\"; do not edit."
+        # FastCGI keep-alive pins a worker thread to each open connection (libfcgi): the
+        # workers need more FCGI_THREADS than FASTCGI_KEEPALIVE x nginx worker processes.
+        [ "$KEEPALIVE" -gt 0 ] && echo "fastcgi_keep_conn on;"
         echo "upstream khalid_workers {"
         echo "    zone khalid_workers 64k;  # failure state shared by nginx's worker processes"
+        [ "$KEEPALIVE" -gt 0 ] && echo "    keepalive $KEEPALIVE;"
         if [ -n "$1" ]; then
             while IFS= read -r ip; do
                 echo "    server $ip:$PORT $PARAMS;"

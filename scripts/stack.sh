@@ -9,8 +9,8 @@
 #                             use it to bring Redis back after stopping it)
 #
 # Settings (environment): PORT (5000), WORKERS (3), STATE_DIR (./var), KHALID_WORKER (the
-# binary), FCGI_THREADS (24 here), FASTCGI_KEEPALIVE (idle nginx->worker connections kept
-# per nginx process; 8, 0 turns it off),
+# binary), FCGI_THREADS (8), FASTCGI_KEEPALIVE (idle nginx->worker connections kept per
+# nginx process; 0 = off, see README, Performance, for why),
 # KHALID_WORKER_WRAPPER (a command the worker runs under, e.g. valgrind),
 # NGINX_WORKER_PROCESSES (2), REDIS_PASSWORD, plus the worker's own variables
 # (FCGI_THREADS, APP_NAME, ...), which are passed through to it.
@@ -32,8 +32,8 @@ case $WORKERS in ''|*[!0-9]*) die "WORKERS=$WORKERS: expected a number" ;; esac
 # connection pins a worker thread, and all of them may land on one worker, so every
 # worker needs more threads than nginx can keep idle connections.
 nginx_processes=${NGINX_WORKER_PROCESSES:-2}
-keepalive=${FASTCGI_KEEPALIVE:-8}
-export FCGI_THREADS=${FCGI_THREADS:-24}
+keepalive=${FASTCGI_KEEPALIVE:-0}
+export FCGI_THREADS=${FCGI_THREADS:-8}
 case $nginx_processes in ''|*[!0-9]*|0) die "NGINX_WORKER_PROCESSES=$nginx_processes: expected a positive number" ;; esac
 case $keepalive in ''|*[!0-9]*) die "FASTCGI_KEEPALIVE=$keepalive: expected a number (0 turns keep-alive off)" ;; esac
 case $FCGI_THREADS in ''|*[!0-9]*) die "FCGI_THREADS=$FCGI_THREADS: expected a number" ;; esac

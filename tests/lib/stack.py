@@ -475,10 +475,7 @@ class Stack:
         return argv
 
     def env(self):
-        # Keep-alive as the stack runs it by default, scaled down so that at most half of
-        # a worker's threads can be pinned by connections nginx keeps idle.
-        keepalive = min(8, self.threads // (2 * self.nginx_processes))
-        return clean_env(dict({"FASTCGI_KEEPALIVE": str(keepalive)}, **self.extra_env,
+        return clean_env(dict(self.extra_env,
                               STATE_DIR=self.state_dir, PORT=str(self.port),
                               WORKERS=str(self.workers), FCGI_THREADS=str(self.threads),
                               KHALID_WORKER=self.worker,
