@@ -4,8 +4,9 @@
  * own FCGX_Accept_r loop with their own request, Redis connection and buffers; libfcgi's
  * accept is safe to call from several threads on Linux, so no accept mutex (which would
  * let one slow client stall every thread). The main thread only waits for SIGTERM/SIGINT
- * and then shuts down: see stopWorkers(). */
+ * and then shuts down: see stopWorkers() and waitForNextRequest(). */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -32,13 +33,13 @@ typedef struct worker {
     siteThread th;
     response res;
     buf out;
-    atomic_int busy;    /* between reading a request and finishing its answer */
-    atomic_int connFd;  /* a kept-alive FastCGI connection this thread waits on, or -1 */
     atomic_int done;    /* the thread has left its loop */
 } worker;
 
 static const site *theSite;
 static atomic_int stopping;
+/* Becomes readable (write end closed) when the worker stops; never read. */
+static int stopPipe[2] = {-1, -1};
 
 /* One line on stderr, prefixed with the program and pid (docker logs and the native
  * stack's terminal interleave several workers). */
@@ -80,9 +81,28 @@ static void serve(worker *w) {
     FCGX_PutStr(w->out.data, (int)w->out.len, w->req.out);
 }
 
+/* Before each request: on a kept-alive connection, waits until nginx sends the next
+ * request or the worker stops. Returns 0 to go on to FCGX_Accept_r, -1 to stop (having
+ * closed the connection). libfcgi would wait in read() on that connection forever, and
+ * only this thread may close it: closed from the main thread, it could be one whose
+ * request this thread has just read (nginx would retry it on another worker and a /count
+ * would count twice), or its fd number could by then belong to another connection. A
+ * request left unread on a closed connection is safe: nginx passes it to another worker. */
+static int waitForNextRequest(worker *w) {
+    int kept = w->req.keepConnection && w->req.ipcFd >= 0;
+    if (kept && !atomic_load(&stopping)) {
+        struct pollfd fds[2] = {{.fd = w->req.ipcFd, .events = POLLIN},
+                                {.fd = stopPipe[0], .events = POLLIN}};
+        while (poll(fds, 2, -1) < 0 && errno == EINTR) {}
+    }
+    if (!atomic_load(&stopping)) return 0;
+    if (kept) FCGX_Free(&w->req, 1);
+    return -1;
+}
+
 static void *workerMain(void *arg) {
     worker *w = arg;
-    while (!atomic_load(&stopping)) {
+    while (waitForNextRequest(w) == 0) {
         if (FCGX_Accept_r(&w->req) < 0) {
             if (atomic_load(&stopping)) break;
             /* Out of descriptors or memory: wait instead of spinning, then try again. */
@@ -90,38 +110,28 @@ static void *workerMain(void *arg) {
             nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000}, NULL);
             continue;
         }
-        atomic_store(&w->busy, 1);
         serve(w);
         FCGX_Finish_r(&w->req);
-        atomic_store(&w->connFd, w->req.keepConnection ? w->req.ipcFd : -1);
-        atomic_store(&w->busy, 0);
     }
     atomic_store(&w->done, 1);
     return NULL;
 }
 
-/* Stops accepting, lets in-flight requests finish, and wakes threads idling on kept-alive
- * connections (libfcgi would wait there forever). Returns once every thread has left its
- * loop, or after SHUTDOWN_GRACE_MS; returns how many threads are still running. */
+/* Stops accepting, lets in-flight requests finish, and wakes the threads waiting on
+ * kept-alive connections, which close them. Returns once every thread has left its loop,
+ * or after SHUTDOWN_GRACE_MS; returns how many threads are still running. */
 static int stopWorkers(worker *workers, int n) {
     atomic_store(&stopping, 1);
     FCGX_ShutdownPending();
     /* Every accept() blocked on the listening socket now fails. */
     shutdown(0, SHUT_RDWR);
-    for (int waited = 0; waited < SHUTDOWN_GRACE_MS; waited += 5) {
-        int running = 0;
-        for (int i = 0; i < n; i++) {
-            worker *w = &workers[i];
-            if (atomic_load(&w->done)) continue;
-            running++;
-            int fd = atomic_load(&w->connFd);
-            if (!atomic_load(&w->busy) && fd >= 0) shutdown(fd, SHUT_RDWR);
-        }
-        if (running == 0) return 0;
+    close(stopPipe[1]);
+    int running = n;
+    for (int waited = 0; running > 0 && waited < SHUTDOWN_GRACE_MS; waited += 5) {
         nanosleep(&(struct timespec){.tv_nsec = 5 * 1000000}, NULL);
+        running = 0;
+        for (int i = 0; i < n; i++) running += !atomic_load(&workers[i].done);
     }
-    int running = 0;
-    for (int i = 0; i < n; i++) running += !atomic_load(&workers[i].done);
     return running;
 }
 
@@ -182,6 +192,10 @@ int main(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &stopSignals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (pipe(stopPipe) < 0) {
+        logLine("pipe: %s", strerror(errno));
+        return 1;
+    }
     if (FCGX_Init() != 0) {
         logLine("FCGX_Init failed");
         return 1;
@@ -200,7 +214,6 @@ int main(int argc, char **argv) {
         FCGX_InitRequest(&w->req, 0, 0);
         bufInit(&w->out);
         bufInit(&w->res.body);
-        atomic_init(&w->connFd, -1);
         w->th.rng = ((unsigned long long)time(NULL) << 20) ^ (unsigned long long)getpid() ^
                     (0x9E3779B97F4A7C15ull * (unsigned long long)(started + 1));
         if (w->th.rng == 0) w->th.rng = 1;
@@ -234,6 +247,7 @@ int main(int argc, char **argv) {
         bufFree(&w->res.body);
     }
     free(workers);
+    close(stopPipe[0]);
     siteFree(s);
     return rc;
 }

@@ -12,6 +12,7 @@ Python 3 standard library only; only 127.0.0.1 traffic. Stacks used:
   main    3 workers x 4 threads: pages, counting, spread, bad input, Redis down/hung,
           graceful stop and restart (persistence)
   term    3 workers: SIGTERM to workers (failover, in-flight requests finish)
+  keepalive  3 workers x 16 threads, FastCGI keep-alive 6: SIGTERM to workers under load
   kill    3 workers: SIGKILL to a worker
   custom  1 worker, SHOW_SERVED_BY=0 and custom APP_NAME/GITHUB_URL/LINKEDIN_URL
 The config and template tests run the worker binary directly (and under spawn-fcgi).
@@ -891,6 +892,64 @@ def t_sigterm_inflight(s):
     e.raise_if_any()
 
 
+def kept_connections(sock_path):
+    """Open connections nginx has to a worker's unix socket (the worker's accepted ends,
+    which /proc/net/unix lists under the listening path, state 03 = connected)."""
+    n = 0
+    with open("/proc/net/unix") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 8 and fields[7] == sock_path and fields[5] == "03":
+                n += 1
+    return n
+
+
+def t_keepalive_stop(s):
+    """With FastCGI keep-alive, nginx keeps idle connections open to the workers, each
+    held by a worker thread. SIGTERM to two workers in turn during a /count burst: each
+    closes its kept connections and exits within 1 s, every request answers 200, and
+    visits rises by exactly the number of requests (a worker that read a request on a
+    connection being closed, and nginx retrying it elsewhere, would count it twice)."""
+    st = s.stack("keepalive", workers=3, threads=16, env={"FASTCGI_KEEPALIVE": "6"})
+    pids = st.worker_pids()
+    expect(all(pids) and all(proc_alive(p) for p in pids), "workers not all running: %s" % pids)
+    burst(st.port, "/", 200, 12, timeout=30)
+    kept = [kept_connections(st.worker_sock(i)) for i in (1, 2, 3)]
+    expect(sum(kept) > 0, "no idle nginx->worker connections after a burst: keep-alive is not in use")
+    total, conns = 4000, 12
+    before = st.visits()
+    lock = threading.Lock()
+    done = [0]
+    exits = {}
+
+    def on_response(item):
+        with lock:
+            done[0] += 1
+            n = done[0]
+        for at, i in ((1000, 0), (2500, 1)):
+            if n == at:
+                os.kill(pids[i], signal.SIGTERM)
+                exits[pids[i]] = wait_gone(pids[i], 3.0)
+
+    results = burst(st.port, "/count", total, conns, on_response=on_response, timeout=90)
+    e = Errors()
+    e.check(len(exits) == 2, "SIGTERM went to %d workers, expected 2" % len(exits))
+    for pid, took in exits.items():
+        e.check(took is not None and took < 1.0, "worker %d exited %s after SIGTERM (limit 1 s)"
+                % (pid, "%.3f s" % took if took is not None else "not within 3 s"))
+    bad = [r[0] for r in results if r[0] != 200]
+    e.check(not bad, "%d of %d requests failed around the SIGTERMs: %s" % (len(bad), total, sorted(set(map(str, bad)))[:5]))
+    rose = st.visits() - before
+    e.check(rose == total, "visits rose by %d for %d requests answered 200 (%s)"
+            % (rose, total, "double-counted" if rose > total else "lost"))
+    e.check(proc_alive(pids[2]), "the worker that was not stopped is gone")
+    e.check(kept_connections(st.worker_sock(3)) > 0, "the remaining worker holds no kept connection")
+    e.raise_if_any()
+    print("#   kept connections before the burst: %s; %d /count with 2 workers stopped mid-burst"
+          % (kept, total))
+
+
 # ------------------------------------------------------------------------ 7. SIGKILL
 
 def t_sigkill(s):
@@ -1168,6 +1227,7 @@ def main():
         ("graceful stop of the stack, restart keeps the count", t_graceful_stop, ("main",)),
         ("SIGTERM to a worker mid-burst: exits < 1 s, no failed request", t_sigterm_failover, ("term",)),
         ("SIGTERM with requests in flight: they finish, exit < 1 s", t_sigterm_inflight, ("term",)),
+        ("keep-alive: SIGTERM to workers mid-burst counts each request once", t_keepalive_stop, ("keepalive",)),
         ("SIGKILL to a worker: / and /count stay 200", t_sigkill, ("kill",)),
         ("SHOW_SERVED_BY=0 and configured names/links", t_served_by_off, ("custom",)),
     ]
