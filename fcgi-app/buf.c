@@ -1,8 +1,6 @@
 /* buf: growable byte buffer; see buf.h. */
 #include "buf.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,17 +49,11 @@ int bufAppendStr(buf *b, const char *s) {
     return bufAppend(b, s, strlen(s));
 }
 
-int bufPrintf(buf *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || bufReserve(b, (size_t)n) < 0) return -1;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return 0;
+int bufAppendUint(buf *b, unsigned long long n) {
+    char digits[20];
+    size_t i = sizeof(digits);
+    do digits[--i] = (char)('0' + n % 10); while ((n /= 10) != 0);
+    return bufAppend(b, digits + i, sizeof(digits) - i);
 }
 
 int bufAppendHtml(buf *b, const char *s, size_t n) {

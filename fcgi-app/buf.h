@@ -20,7 +20,8 @@ void bufFree(buf *b);
 void bufReset(buf *b);
 int bufAppend(buf *b, const char *s, size_t n);
 int bufAppendStr(buf *b, const char *s);
-int bufPrintf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends n in decimal (no printf: heads are formatted on every request). */
+int bufAppendUint(buf *b, unsigned long long n);
 /* Appends s with & < > " ' replaced by HTML entities, safe in text and quoted attributes. */
 int bufAppendHtml(buf *b, const char *s, size_t n);
 /* NUL-terminates the contents (not counted in len) and returns them, or NULL after OOM. */

@@ -38,8 +38,10 @@ struct site {
     char appName[128], githubUrl[512], linkedinUrl[512];
     char host[256], pid[24];
     char servedBy[300];    /* "host/pid", or empty when served-by is switched off */
+    buf home, about;       /* these pages depend only on the configuration: rendered once */
 };
 
+static const char htmlType[] = "text/html; charset=utf-8";
 static const char *const tagline = "Every visit counted: rendered in C, kept in Redis.";
 
 /* Splits the quotes file into lines, skipping blank ones; fails when none is left. */
@@ -64,6 +66,27 @@ static int loadQuotes(site *s, const char *path, char *err, size_t errlen) {
     return 0;
 }
 
+/* Sets the values every page shares; the caller adds its own and renders. */
+static void commonValues(const site *s, const char **v, const char *page, const char *title) {
+    memset(v, 0, sizeof(*v) * V_COUNT);
+    v[V_APP_NAME] = s->appName;
+    v[V_GITHUB_URL] = s->githubUrl;
+    v[V_LINKEDIN_URL] = s->linkedinUrl;
+    v[V_PAGE] = page;
+    v[V_TITLE] = title;
+}
+
+/* Renders the pages without per-request values, once, into s->home and s->about. */
+static int prerender(site *s) {
+    const char *v[V_COUNT];
+    commonValues(s, v, "home", "Welcome");
+    v[V_TAGLINE] = tagline;
+    tmplRender(s->pages[T_INDEX], v, &s->home);
+    commonValues(s, v, "about", "About");
+    tmplRender(s->pages[T_ABOUT], v, &s->about);
+    return s->home.oom || s->about.oom ? -1 : 0;
+}
+
 site *siteLoad(const config *cfg, char *err, size_t errlen) {
     site *s = calloc(1, sizeof(*s));
     if (s == NULL) {
@@ -86,6 +109,10 @@ site *siteLoad(const config *cfg, char *err, size_t errlen) {
     s->host[sizeof(s->host) - 1] = '\0';
     snprintf(s->pid, sizeof(s->pid), "%ld", (long)getpid());
     if (cfg->showServedBy) snprintf(s->servedBy, sizeof(s->servedBy), "%s/%s", s->host, s->pid);
+    if (prerender(s) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     return s;
 fail:
     siteFree(s);
@@ -97,6 +124,8 @@ void siteFree(site *s) {
     for (int i = 0; i < T_NTEMPLATES; i++) tmplFree(s->pages[i]);
     free(s->quotes);
     free(s->quoteText);
+    bufFree(&s->home);
+    bufFree(&s->about);
     free(s);
 }
 
@@ -123,19 +152,9 @@ static void groupDigits(long long n, char *out, size_t outlen) {
     out[o] = '\0';
 }
 
-/* Sets the values every page shares; the caller adds its own and renders. */
-static void commonValues(const site *s, const char **v, const char *page, const char *title) {
-    memset(v, 0, sizeof(*v) * V_COUNT);
-    v[V_APP_NAME] = s->appName;
-    v[V_GITHUB_URL] = s->githubUrl;
-    v[V_LINKEDIN_URL] = s->linkedinUrl;
-    v[V_PAGE] = page;
-    v[V_TITLE] = title;
-}
-
 static void render(const site *s, int page, const char **values, int status, response *res) {
     res->status = status;
-    res->contentType = "text/html; charset=utf-8";
+    res->contentType = htmlType;
     tmplRender(s->pages[page], values, &res->body);
 }
 
@@ -220,7 +239,6 @@ void siteHandle(const site *s, siteThread *th, httpMethod method, const char *pa
     res->servedBy = NULL;
 
     route r = routeMatch(path);
-    const char *v[V_COUNT];
     if (r == ROUTE_NONE) {
         errorPage(s, 404, "Page not found", "There is nothing at this address.", path, res);
     } else if (method == HTTP_OTHER) {
@@ -231,15 +249,12 @@ void siteHandle(const site *s, siteThread *th, httpMethod method, const char *pa
         countPage(s, th, method, path, res);
     } else if (r == ROUTE_HEALTH) {
         healthPage(th, res);
-    } else if (r == ROUTE_HOME) {
-        commonValues(s, v, "home", "Welcome");
-        v[V_TAGLINE] = tagline;
-        res->cacheControl = "no-cache";
-        render(s, T_INDEX, v, 200, res);
     } else {
-        commonValues(s, v, "about", "About");
+        const buf *page = r == ROUTE_HOME ? &s->home : &s->about;
+        res->status = 200;
+        res->contentType = htmlType;
         res->cacheControl = "no-cache";
-        render(s, T_ABOUT, v, 200, res);
+        bufAppend(&res->body, page->data, page->len);
     }
 
     if (res->body.oom) {

@@ -66,8 +66,12 @@ START_TEST(buffer_grows_and_resets) {
     bufReset(&b);
     ck_assert_uint_eq(b.len, 0);
     ck_assert_uint_eq(b.cap, cap);
-    bufPrintf(&b, "%d-%s", 7, "x");
-    ck_assert_str_eq(bufCStr(&b), "7-x");
+    bufAppendUint(&b, 0);
+    bufAppendStr(&b, "-");
+    bufAppendUint(&b, 18446744073709551615ull);
+    bufAppendStr(&b, "-");
+    bufAppendUint(&b, 1234567);
+    ck_assert_str_eq(bufCStr(&b), "0-18446744073709551615-1234567");
     bufFree(&b);
     ck_assert_ptr_null(b.data);
 }
