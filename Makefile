@@ -34,11 +34,9 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT     := $(BUILD)/unit-tests
 STORE    := $(BUILD)/store-tests
 
-# Native stack settings (make run PORT=8080 WORKERS=4 FCGI_THREADS=8 STATE_DIR=/tmp/kt).
-PORT      ?= 5000
-WORKERS   ?= 3
-STATE_DIR ?= ./var
-export PORT WORKERS STATE_DIR FCGI_THREADS
+# Native stack settings, passed through to scripts/stack.sh, which holds their defaults:
+# make run PORT=8080 WORKERS=4 FCGI_THREADS=32 STATE_DIR=/tmp/kt
+export PORT WORKERS STATE_DIR FCGI_THREADS FASTCGI_KEEPALIVE NGINX_WORKER_PROCESSES
 
 .PHONY: all worker check unit-tests store-tests integration-tests check-compose check-browser \
         run bench bench-sizing install uninstall clean deps deps-check

@@ -105,11 +105,29 @@ def wait_for_log_flush(access_log):
         time.sleep(1.1)
 
 
+def stack_settings(stack):
+    """What the running stack uses, read off it (stack.sh fills in what was not given)."""
+    pids = stack.worker_pids()
+    with open("/proc/%d/status" % pids[0]) as f:
+        threads = int(re.search(r"Threads:\s+(\d+)", f.read()).group(1)) - 1  # minus main
+    with open(os.path.join(stack.state_dir, "nginx", "upstream.conf")) as f:
+        m = re.search(r"keepalive (\d+);", f.read())
+    with open(os.path.join(stack.state_dir, "nginx", "nginx.conf")) as f:
+        procs = int(re.search(r"^worker_processes (\d+);", f.read(), re.M).group(1))
+    return {"workers": len(pids), "threads_per_worker": threads,
+            "fastcgi_keepalive": int(m.group(1)) if m else 0, "nginx_worker_processes": procs}
+
+
+def keepalive_env(value):
+    return {} if value is None else {"FASTCGI_KEEPALIVE": str(value)}
+
+
 def run_main(args, worker):
     stack = Stack(worker, workers=args.workers, threads=args.threads, name="bench",
-                  nginx_processes=args.nginx_processes, env={"FASTCGI_KEEPALIVE": str(args.keepalive)})
+                  nginx_processes=args.nginx_processes, env=keepalive_env(args.keepalive))
     stack.start()
     try:
+        settings = stack_settings(stack)
         access_log = os.path.join(stack.state_dir, "log", "access.log")
         for path in ("/nginx-ping", "/", "/count"):  # warm up connections and caches
             wrk(stack.port, path, 1, args.connections)
@@ -128,10 +146,7 @@ def run_main(args, worker):
     result = {
         "when": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": machine(),
-        "settings": {"workers": args.workers, "threads_per_worker": args.threads,
-                     "fastcgi_keepalive": args.keepalive,
-                     "nginx_worker_processes": args.nginx_processes,
-                     "connections": args.connections, "duration_s": args.duration},
+        "settings": dict(settings, connections=args.connections, duration_s=args.duration),
         "ceiling": a, "home": b, "count": c,
         "ratio_home": b["rps"] / a["rps"], "ratio_count": c["rps"] / a["rps"],
         "count_check": {"visits_rose_by": rose, "nginx_200s": ok200, "wrk_answers": c["requests"],
@@ -149,8 +164,8 @@ def run_main(args, worker):
     lines.append("%s; %d CPUs (%s), kernel %s, %s, redis %s; %d workers x %d threads, "
                  "FastCGI keep-alive %d, %d nginx worker processes, wrk -t2 -c%d -d%ds." % (
                      result["when"], m["cpus"], m["cpu"], m["kernel"], m["nginx"], m["redis"],
-                     args.workers, args.threads, args.keepalive, args.nginx_processes,
-                     args.connections, args.duration))
+                     settings["workers"], settings["threads_per_worker"], settings["fastcgi_keepalive"],
+                     settings["nginx_worker_processes"], args.connections, args.duration))
     lines.append("visits rose by %d; nginx answered %d /count requests with 200 (wrk saw %d): %s." % (
         rose, ok200, c["requests"], "exact" if rose == ok200 else "MISMATCH"))
     lines.append("worker resident memory after the load: %s." % ", ".join("%.1f MB" % (k / 1024) for k in rss))
@@ -168,22 +183,27 @@ def run_main(args, worker):
         if new:
             w.writerow(["when", "workers", "threads", "connections", "duration_s", "ceiling_rps",
                         "home_rps", "home_p99_ms", "count_rps", "count_p99_ms", "ratio_home",
-                        "ratio_count", "count_exact", "max_worker_rss_kb"])
-        w.writerow([result["when"], args.workers, args.threads, args.connections, args.duration,
-                    round(a["rps"]), round(b["rps"]), b["p99_ms"], round(c["rps"]), c["p99_ms"],
-                    round(result["ratio_home"], 3), round(result["ratio_count"], 3),
-                    result["count_check"]["exact"], max(rss)])
+                        "ratio_count", "count_exact", "max_worker_rss_kb", "fastcgi_keepalive",
+                        "nginx_processes"])
+        w.writerow([result["when"], settings["workers"], settings["threads_per_worker"], args.connections,
+                    args.duration, round(a["rps"]), round(b["rps"]), b["p99_ms"], round(c["rps"]),
+                    c["p99_ms"], round(result["ratio_home"], 3), round(result["ratio_count"], 3),
+                    result["count_check"]["exact"], max(rss), settings["fastcgi_keepalive"],
+                    settings["nginx_worker_processes"]])
 
 
 def run_sizing(args, worker):
-    grid = [(1, 8), (1, 24), (2, 8), (2, 24), (3, 8), (3, 24), (4, 16)]
+    grid = [(1, 16), (1, 64), (1, 128), (2, 32), (2, 64), (3, 64), (4, 32)]
     rows = []
     for workers, threads in grid:
-        keepalive = min(args.keepalive, (threads - 1) // args.nginx_processes) if args.keepalive else 0
+        keepalive = None
+        if args.keepalive is not None:  # as given, but never more than the threads allow
+            keepalive = min(args.keepalive, (threads - 1) // (args.nginx_processes or 1))
         stack = Stack(worker, workers=workers, threads=threads, name="sizing",
-                      nginx_processes=args.nginx_processes, env={"FASTCGI_KEEPALIVE": str(keepalive)})
+                      nginx_processes=args.nginx_processes, env=keepalive_env(keepalive))
         stack.start()
         try:
+            settings = stack_settings(stack)
             wrk(stack.port, "/count", 1, args.connections)
             home = wrk(stack.port, "/", args.duration, args.connections)
             count = wrk(stack.port, "/count", args.duration, args.connections)
@@ -191,27 +211,32 @@ def run_sizing(args, worker):
         finally:
             stack.stop()
             stack.cleanup()
-        rows.append((workers, threads, home, count, rss))
-        print("workers=%d threads=%d: / %.0f req/s p99 %.1f ms; /count %.0f req/s p99 %.1f ms; rss %.1f MB"
-              % (workers, threads, home["rps"], home["p99_ms"], count["rps"], count["p99_ms"], rss / 1024),
-              flush=True)
-    lines = ["| workers | threads each | / req/s | / p99 ms | /count req/s | /count p99 ms | errors | max RSS MB |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for workers, threads, home, count, rss in rows:
-        lines.append("| %d | %d | %.0f | %.2f | %.0f | %.2f | %d | %.1f |" % (
-            workers, threads, home["rps"], home["p99_ms"], count["rps"], count["p99_ms"],
+        rows.append((settings, home, count, rss))
+        print("workers=%d threads=%d keep-alive=%d: / %.0f req/s p99 %.1f ms; /count %.0f req/s p99 %.1f ms; rss %.1f MB"
+              % (workers, threads, settings["fastcgi_keepalive"], home["rps"], home["p99_ms"], count["rps"],
+                 count["p99_ms"], rss / 1024), flush=True)
+    lines = ["| workers | threads each | keep-alive | / req/s | / p99 ms | /count req/s | /count p99 ms | errors | max RSS MB |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for st, home, count, rss in rows:
+        lines.append("| %d | %d | %d | %.0f | %.2f | %.0f | %.2f | %d | %.1f |" % (
+            st["workers"], st["threads_per_worker"], st["fastcgi_keepalive"], home["rps"], home["p99_ms"],
+            count["rps"], count["p99_ms"],
             home["non2xx"] + home["socket_errors"] + count["non2xx"] + count["socket_errors"], rss / 1024))
     table = "\n".join(lines)
     print(table)
     os.makedirs(RESULTS, exist_ok=True)
+    procs = rows[0][0]["nginx_worker_processes"]
     with open(os.path.join(RESULTS, "sizing.md"), "w") as f:
-        f.write(table + "\n\nwrk -t2 -c%d -d%ds each, %s.\n" % (
-            args.connections, args.duration, datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")))
+        f.write(table + "\n\n%d nginx worker process(es); wrk -t2 -c%d -d%ds each; %s, %d CPUs (%s).\n" % (
+            procs, args.connections, args.duration,
+            datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"), os.cpu_count(), machine()["cpu"]))
     with open(os.path.join(RESULTS, "sizing.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["workers", "threads", "home_rps", "home_p99_ms", "count_rps", "count_p99_ms", "max_rss_kb"])
-        for workers, threads, home, count, rss in rows:
-            w.writerow([workers, threads, round(home["rps"]), home["p99_ms"], round(count["rps"]),
+        w.writerow(["workers", "threads", "fastcgi_keepalive", "nginx_processes", "home_rps", "home_p99_ms",
+                    "count_rps", "count_p99_ms", "max_rss_kb"])
+        for st, home, count, rss in rows:
+            w.writerow([st["workers"], st["threads_per_worker"], st["fastcgi_keepalive"],
+                        st["nginx_worker_processes"], round(home["rps"]), home["p99_ms"], round(count["rps"]),
                         count["p99_ms"], rss])
 
 
@@ -220,11 +245,13 @@ def main():
     ap.add_argument("--worker", default=os.environ.get("KHALID_WORKER", os.path.join(REPO, "build/release/khalid-fcgi")))
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS") or 3))
-    ap.add_argument("--threads", type=int, default=int(os.environ.get("FCGI_THREADS") or 8))
-    ap.add_argument("--keepalive", type=int, default=int(os.environ.get("FASTCGI_KEEPALIVE") or 0),
+    # Unset: what `make run` uses (scripts/stack.sh's defaults), read back off the stack.
+    env_int = lambda name: int(os.environ[name]) if os.environ.get(name) else None
+    ap.add_argument("--workers", type=int, default=env_int("WORKERS"))
+    ap.add_argument("--threads", type=int, default=env_int("FCGI_THREADS"))
+    ap.add_argument("--keepalive", type=int, default=env_int("FASTCGI_KEEPALIVE"),
                     help="idle nginx->worker connections per nginx process (0: off)")
-    ap.add_argument("--nginx-processes", type=int, default=2)
+    ap.add_argument("--nginx-processes", type=int, default=env_int("NGINX_WORKER_PROCESSES"))
     ap.add_argument("--sizing", action="store_true", help="compare worker counts and threads per worker")
     args = ap.parse_args()
     if subprocess.run(["which", "wrk"], capture_output=True).returncode != 0:

@@ -108,7 +108,7 @@ int configLoad(config *c, configGetenv get, void *ud, char *err, size_t errlen) 
         .redisPort = 6379,
         .redisTimeoutMs = 500,
         .appName = "Khalid Tracker",
-        .threads = 8,
+        .threads = 64,
         .templateDir = "templates",
         .githubUrl = "https://github.com/",
         .linkedinUrl = "https://www.linkedin.com/",

@@ -4,10 +4,11 @@
 # watcher beside it. If either stops, the container stops (and its restart policy applies).
 #
 # Settings (environment):
-#   NGINX_WORKER_PROCESSES  default 2 ("auto" counts the host's CPUs, not the container's limit)
+#   NGINX_WORKER_PROCESSES  default 1 ("auto" counts the host's CPUs, not the container's limit)
 #   NGINX_LISTEN            default 8080 (the port inside the container)
-#   FASTCGI_KEEPALIVE       idle nginx->worker connections per nginx process (default 0: off);
-#                           FCGI_THREADS, if given, is checked against it
+#   FASTCGI_KEEPALIVE       idle nginx->worker connections per nginx process (0: off; default
+#                           3/4 of FCGI_THREADS / processes); FCGI_THREADS (default 64) is
+#                           the workers' setting, which compose.yml passes to both
 #   NGINX_ACCESS_LOG        default "/dev/stdout combined buffer=32k flush=1s" ("off": none)
 #   UPSTREAM_SERVICE, UPSTREAM_PORT, UPSTREAM_INTERVAL: see watch-upstream.sh
 set -euo pipefail
@@ -19,7 +20,7 @@ say() { echo "nginx-entrypoint: $*" >&2; }
 
 export NGINX_USER_LINE=""
 [ "$(id -u)" = 0 ] && NGINX_USER_LINE="user www-data;"
-export NGINX_WORKER_PROCESSES=${NGINX_WORKER_PROCESSES:-2}
+export NGINX_WORKER_PROCESSES=${NGINX_WORKER_PROCESSES:-1}
 export NGINX_PID_FILE=$RUN_DIR/nginx.pid
 export NGINX_MIME_TYPES=/etc/nginx/mime.types
 export NGINX_ACCESS_LOG=${NGINX_ACCESS_LOG:-/dev/stdout combined buffer=32k flush=1s}
@@ -37,17 +38,13 @@ if ! [[ $NGINX_LISTEN =~ ^[0-9]{1,5}$ ]]; then
 fi
 
 # FastCGI keep-alive pins a worker thread to every idle pooled connection (libfcgi reads the
-# next request from it): a worker must have threads to spare beyond what nginx can keep.
-keepalive=${FASTCGI_KEEPALIVE:-0}
-if ! [[ $keepalive =~ ^[0-9]{1,4}$ ]]; then
-    say "FASTCGI_KEEPALIVE=$keepalive: expected a number (0 turns keep-alive off)"; exit 2
-fi
+# next request from it): keepalive.sh derives the pool size from the workers' FCGI_THREADS
+# or checks the one given. watch-upstream.sh writes it into the upstream block.
 procs=$NGINX_WORKER_PROCESSES
 [ "$procs" = auto ] && procs=$(nproc)
-if [ "$keepalive" -gt 0 ] && [ -n "${FCGI_THREADS:-}" ] && [ "$FCGI_THREADS" -le $((keepalive * procs)) ]; then
-    say "FCGI_THREADS=$FCGI_THREADS must exceed FASTCGI_KEEPALIVE x NGINX_WORKER_PROCESSES = $((keepalive * procs)) (idle keep-alive connections pin worker threads); raise FCGI_THREADS or set FASTCGI_KEEPALIVE=0"
-    exit 2
-fi
+FASTCGI_KEEPALIVE=$("$LIB/keepalive.sh" "${FASTCGI_KEEPALIVE:-}" "${FCGI_THREADS:-64}" "$procs") || exit 2
+export FASTCGI_KEEPALIVE
+say "FastCGI keep-alive: $FASTCGI_KEEPALIVE idle connections per nginx process (FCGI_THREADS ${FCGI_THREADS:-64}, $procs processes)"
 
 mkdir -p "$RUN_DIR/tmp"
 "$LIB/render-conf.sh" "$LIB/nginx.conf.in" >"$NGINX_CONF.tmp"

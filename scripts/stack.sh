@@ -8,17 +8,17 @@
 #   scripts/stack.sh redis    only Redis, in the foreground, as the stack runs it (tests
 #                             use it to bring Redis back after stopping it)
 #
-# Settings (environment): PORT (5000), WORKERS (3), STATE_DIR (./var), KHALID_WORKER (the
-# binary), FCGI_THREADS (8), FASTCGI_KEEPALIVE (idle nginx->worker connections kept per
-# nginx process; 0 = off, see README, Performance, for why),
+# Settings (environment): PORT (5000), WORKERS (2), STATE_DIR (./var), KHALID_WORKER (the
+# binary), FCGI_THREADS (64), FASTCGI_KEEPALIVE (idle nginx->worker connections kept per
+# nginx process; 0 = off; unset: 3/4 of FCGI_THREADS / NGINX_WORKER_PROCESSES),
 # KHALID_WORKER_WRAPPER (a command the worker runs under, e.g. valgrind),
-# NGINX_WORKER_PROCESSES (2), REDIS_PASSWORD, plus the worker's own variables
+# NGINX_WORKER_PROCESSES (1), REDIS_PASSWORD, plus the worker's own variables
 # (FCGI_THREADS, APP_NAME, ...), which are passed through to it.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 PORT=${PORT:-5000}
-WORKERS=${WORKERS:-3}
+WORKERS=${WORKERS:-2}
 STATE_DIR=${STATE_DIR:-./var}
 KHALID_WORKER=${KHALID_WORKER:-$repo/build/release/khalid-fcgi}
 
@@ -28,18 +28,13 @@ case $PORT in ''|*[!0-9]*) die "PORT=$PORT: expected a port number" ;; esac
 case $WORKERS in ''|*[!0-9]*) die "WORKERS=$WORKERS: expected a number" ;; esac
 [ "$WORKERS" -ge 1 ] && [ "$WORKERS" -le 64 ] || die "WORKERS=$WORKERS: expected 1..64"
 
-# Keep-alive between nginx and the workers (see README, Performance). Each idle pooled
-# connection pins a worker thread, and all of them may land on one worker, so every
-# worker needs more threads than nginx can keep idle connections.
-nginx_processes=${NGINX_WORKER_PROCESSES:-2}
-keepalive=${FASTCGI_KEEPALIVE:-0}
-export FCGI_THREADS=${FCGI_THREADS:-8}
-case $nginx_processes in ''|*[!0-9]*|0) die "NGINX_WORKER_PROCESSES=$nginx_processes: expected a positive number" ;; esac
-case $keepalive in ''|*[!0-9]*) die "FASTCGI_KEEPALIVE=$keepalive: expected a number (0 turns keep-alive off)" ;; esac
-case $FCGI_THREADS in ''|*[!0-9]*) die "FCGI_THREADS=$FCGI_THREADS: expected a number" ;; esac
-if [ "$keepalive" -gt 0 ] && [ "$FCGI_THREADS" -le $((keepalive * nginx_processes)) ]; then
-    die "FCGI_THREADS=$FCGI_THREADS must exceed FASTCGI_KEEPALIVE x NGINX_WORKER_PROCESSES = $((keepalive * nginx_processes)) (idle keep-alive connections pin worker threads); raise FCGI_THREADS or set FASTCGI_KEEPALIVE=0"
-fi
+# FastCGI keep-alive between nginx and the workers (see README, Performance): unless
+# FASTCGI_KEEPALIVE says otherwise, each nginx process keeps up to 3/4 of a worker's
+# threads' worth of idle connections (nginx/keepalive.sh has the rule and the check).
+nginx_processes=${NGINX_WORKER_PROCESSES:-1}
+export FCGI_THREADS=${FCGI_THREADS:-64}
+keepalive=$("$repo/nginx/keepalive.sh" "${FASTCGI_KEEPALIVE:-}" "$FCGI_THREADS" "$nginx_processes") ||
+    die "the settings above are invalid"
 
 mkdir -p "$STATE_DIR"
 state=$(cd "$STATE_DIR" && pwd)
@@ -100,8 +95,8 @@ export REDIS_HOST=$redis_sock TEMPLATE_DIR=${TEMPLATE_DIR:-$repo/templates}
 upstream=$state/nginx/upstream.conf
 {
     # FastCGI keep-alive saves a connect/accept/close per request, but pins a worker
-    # thread to each open connection (libfcgi waits for the next request on it): see the
-    # check above and README, Performance.
+    # thread to each open connection (libfcgi waits for the next request on it): see
+    # nginx/keepalive.sh and README, Performance.
     [ "$keepalive" -gt 0 ] && echo "fastcgi_keep_conn on;"
     echo "upstream khalid_workers {"
     [ "$keepalive" -gt 0 ] && echo "    keepalive $keepalive;"
@@ -134,11 +129,13 @@ nginx -q -t -e stderr -p "$state/nginx" -c "$conf" || die "nginx rejected $conf"
 nginx -e stderr -p "$state/nginx" -c "$conf" &
 nginx_pid=$!
 
+healthy=0
 for _ in $(seq 100); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$PORT/health" 2>/dev/null && break
+    curl -fsS -o /dev/null "http://127.0.0.1:$PORT/health" 2>/dev/null && { healthy=1; break; }
     kill -0 "$nginx_pid" 2>/dev/null || die "nginx did not start (is port $PORT free?)"
     sleep 0.1
 done
+[ "$healthy" = 1 ] || die "http://127.0.0.1:$PORT/health did not answer 200 within 10 s (see the messages above)"
 echo "stack: Khalid Tracker on http://127.0.0.1:$PORT/ ($WORKERS workers, state in $state); Ctrl-C stops it" >&2
 echo "ready" >"$run/ready"
 

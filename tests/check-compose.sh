@@ -306,6 +306,12 @@ check "no password in the images' environment" \
     '! docker image inspect -f "{{json .Config.Env}}" $(docker inspect -f "{{.Image}}" "$REDIS" "$(cid1 fcgi-app)") | grep -qi "PASSWORD="'
 dc logs --no-color nginx >"$TMP/nginx.log" 2>&1
 check "nginx logs requests to stdout (compose logs)" 'grep -q "GET /count" "$TMP/nginx.log"'
+# The defaults (64 threads per worker, 1 nginx process) give a pool of 3/4 x 64 = 48.
+keepalive_on() {
+    docker exec "$NGINX" cat /run/nginx/upstream.conf >"$TMP/upstream.conf" 2>/dev/null &&
+        grep -q "^fastcgi_keep_conn on;" "$TMP/upstream.conf" && grep -qE "^[[:space:]]+keepalive 48;" "$TMP/upstream.conf"
+}
+check "FastCGI keep-alive to the workers is on by default (keepalive 48 in nginx's upstream block)" keepalive_on
 
 # ---------------------------------------------------------------- 5. spread and exact counting
 : >"$TMP/count.codes"

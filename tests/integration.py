@@ -37,7 +37,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib.stack import (  # noqa: E402
-    REPO, KeepAlive, Response, Stack, StackError, fcgi_params, fcgi_read_response, fcgi_request_bytes,
+    REPO, KeepAlive, Response, Stack, StackError, clean_env, fcgi_params, fcgi_read_response, fcgi_request_bytes,
     http_get, http_request, parse_raw_response, proc_alive, proc_start_time, raw_exchange,
     wait_gone,
 )
@@ -905,6 +905,35 @@ def kept_connections(sock_path):
     return n
 
 
+def t_keepalive_settings(s):
+    """The FastCGI keep-alive pool: derived from FCGI_THREADS when not given, and a pool that
+    could pin every thread of a worker (or a malformed value) stops stack.sh with exit 2,
+    naming the variables, before it starts anything."""
+    e = Errors()
+    st = s.stack("main")
+    with open(os.path.join(st.state_dir, "nginx", "upstream.conf")) as f:
+        conf = f.read()
+    # main: 4 threads per worker, 2 nginx processes -> 3/4 x 4 / 2 = 1 idle connection each.
+    e.check("fastcgi_keep_conn on;" in conf and re.search(r"^\s+keepalive 1;$", conf, re.M),
+            "the main stack's upstream block has no derived `keepalive 1`: %r" % conf[:300])
+    cases = [({"FCGI_THREADS": "8", "FASTCGI_KEEPALIVE": "8", "NGINX_WORKER_PROCESSES": "1"},
+              ["FCGI_THREADS=8", "FASTCGI_KEEPALIVE"]),
+             ({"FCGI_THREADS": "16", "FASTCGI_KEEPALIVE": "4", "NGINX_WORKER_PROCESSES": "4"},
+              ["FCGI_THREADS=16", "= 16"]),
+             ({"FASTCGI_KEEPALIVE": "lots"}, ["FASTCGI_KEEPALIVE=lots"]),
+             ({"FCGI_THREADS": "x"}, ["FCGI_THREADS=x"])]
+    for env, words in cases:
+        tmp = tempfile.mkdtemp(prefix="kt-ka-")
+        s.extra_tmp.append(tmp)
+        r = subprocess.run([os.path.join(REPO, "scripts", "stack.sh"), "run"], cwd=REPO,
+                           env=clean_env(dict(env, STATE_DIR=tmp, PORT="1", KHALID_WORKER=s.worker)),
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20)
+        e.check(r.returncode == 2 and all(w in r.stderr for w in words),
+                "stack.sh with %s: exit %s, stderr %r (expected 2, naming %s)" % (env, r.returncode, r.stderr[-300:], words))
+        e.check(not os.path.exists(os.path.join(tmp, "run")), "stack.sh with %s started something" % env)
+    e.raise_if_any()
+
+
 def t_keepalive_stop(s):
     """With FastCGI keep-alive, nginx keeps idle connections open to the workers, each
     held by a worker thread. SIGTERM to two workers in turn during a /count burst: each
@@ -1227,6 +1256,7 @@ def main():
         ("graceful stop of the stack, restart keeps the count", t_graceful_stop, ("main",)),
         ("SIGTERM to a worker mid-burst: exits < 1 s, no failed request", t_sigterm_failover, ("term",)),
         ("SIGTERM with requests in flight: they finish, exit < 1 s", t_sigterm_inflight, ("term",)),
+        ("keep-alive pool: derived from FCGI_THREADS, impossible settings refused", t_keepalive_settings, ("main",)),
         ("keep-alive: SIGTERM to workers mid-burst counts each request once", t_keepalive_stop, ("keepalive",)),
         ("SIGKILL to a worker: / and /count stay 200", t_sigkill, ("kill",)),
         ("SHOW_SERVED_BY=0 and configured names/links", t_served_by_off, ("custom",)),

@@ -380,7 +380,8 @@ class Stack:
     """The native stack (`scripts/stack.sh run`) in a temp state directory.
 
     Stack(worker, workers=3, threads=4, env={...}, state_dir=None, port=None, name=...)
-    start() / stop() / kill() / cleanup(); usable as a context manager."""
+    start() / stop() / kill() / cleanup(); usable as a context manager. workers, threads
+    or nginx_processes None: scripts/stack.sh's own default (what `make run` uses)."""
 
     def __init__(self, worker, workers=3, threads=4, env=None, state_dir=None, port=None,
                  name="stack", nginx_processes=2, die_with_parent=False):
@@ -426,8 +427,12 @@ class Stack:
 
     def worker_pids(self):
         """Worker pids in order worker-1..N (None for a missing pid file)."""
+        n = self.workers
+        if n is None:  # stack.sh chose: as many as it wrote pid files for
+            names = os.listdir(self.run_dir) if os.path.isdir(self.run_dir) else []
+            n = len([f for f in names if re.fullmatch(r"worker-\d+\.pid", f)])
         return [self._note(read_pid(os.path.join(self.run_dir, "worker-%d.pid" % i)))
-                for i in range(1, self.workers + 1)]
+                for i in range(1, n + 1)]
 
     def redis_pid(self):
         return self._note(read_pid(os.path.join(self.run_dir, "redis.pid")))
@@ -475,11 +480,11 @@ class Stack:
         return argv
 
     def env(self):
-        return clean_env(dict(self.extra_env,
-                              STATE_DIR=self.state_dir, PORT=str(self.port),
-                              WORKERS=str(self.workers), FCGI_THREADS=str(self.threads),
+        settings = {"WORKERS": self.workers, "FCGI_THREADS": self.threads,
+                    "NGINX_WORKER_PROCESSES": self.nginx_processes}
+        return clean_env(dict(self.extra_env, STATE_DIR=self.state_dir, PORT=str(self.port),
                               KHALID_WORKER=self.worker,
-                              NGINX_WORKER_PROCESSES=str(self.nginx_processes)))
+                              **{k: str(v) for k, v in settings.items() if v is not None}))
 
     def start(self, timeout=20.0):
         """Starts the stack and waits for run/ready. Retries on another port if the chosen

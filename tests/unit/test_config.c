@@ -37,7 +37,7 @@ START_TEST(defaults) {
     ck_assert_int_eq(cfg.redisPort, 6379);
     ck_assert_str_eq(cfg.redisPassword, "");
     ck_assert_str_eq(cfg.appName, "Khalid Tracker");
-    ck_assert_int_eq(cfg.threads, 8);
+    ck_assert_int_eq(cfg.threads, 64);
     ck_assert_int_eq(cfg.showServedBy, 1);
     ck_assert_str_eq(cfg.templateDir, "templates");
 }
