@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -135,6 +136,29 @@ static int stopWorkers(worker *workers, int n) {
     return running;
 }
 
+/* Makes sure FCGI_THREADS threads can hold their descriptors: each may have a FastCGI
+ * connection and a Redis connection open, plus a few for the process. Raises the soft
+ * limit up to the hard one when needed; fails, naming the variable, when even that is
+ * too low (threads would otherwise fail one by one at accept or connect, under load). */
+static int reserveDescriptors(int threads, char *err, size_t len) {
+    struct rlimit rl;
+    rlim_t need = (rlim_t)threads * 2 + 32;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return 0;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+        snprintf(err, len, "FCGI_THREADS=%d: needs %llu open files, the limit is %llu (ulimit -n)",
+                 threads, (unsigned long long)need, (unsigned long long)rl.rlim_max);
+        return -1;
+    }
+    rl.rlim_cur = need;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        snprintf(err, len, "FCGI_THREADS=%d: cannot raise the open-file limit to %llu: %s",
+                 threads, (unsigned long long)need, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int isListeningSocket(int fd) {
     int yes = 0;
     socklen_t len = sizeof(yes);
@@ -161,7 +185,8 @@ int main(int argc, char **argv) {
 
     config cfg;
     char err[512];
-    if (configLoad(&cfg, NULL, NULL, err, sizeof(err)) < 0) {
+    if (configLoad(&cfg, NULL, NULL, err, sizeof(err)) < 0 ||
+        reserveDescriptors(cfg.threads, err, sizeof(err)) < 0) {
         logLine("configuration error: %s", err);
         return 2;
     }

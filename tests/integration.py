@@ -23,6 +23,7 @@ import html
 import json
 import os
 import re
+import resource
 import select
 import shutil
 import signal
@@ -1112,6 +1113,17 @@ def t_config_validation(s):
                     c.close()
         finally:
             stop_proc(p)
+    # More threads than the open-file limit allows (two descriptors each): refused at
+    # start-up, naming FCGI_THREADS, instead of failing accept() or connect() under load.
+    low = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (100, 100))
+    r = subprocess.run([s.worker, "--check"], env=worker_env({"FCGI_THREADS": "64"}), capture_output=True,
+                       text=True, timeout=10, stdin=subprocess.DEVNULL, preexec_fn=low)
+    s.direct_output.append(r.stderr)
+    e.check(r.returncode == 2 and "FCGI_THREADS=64" in r.stderr and "open files" in r.stderr,
+            "64 threads with an open-file limit of 100: exit %s, stderr %r" % (r.returncode, r.stderr[-300:]))
+    r = subprocess.run([s.worker, "--check"], env=worker_env({"FCGI_THREADS": "30"}), capture_output=True,
+                       text=True, timeout=10, stdin=subprocess.DEVNULL, preexec_fn=low)
+    e.check(r.returncode == 0, "30 threads fit a limit of 100 but --check exited %s: %r" % (r.returncode, r.stderr[-300:]))
     e.raise_if_any()
 
 
