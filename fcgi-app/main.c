@@ -94,7 +94,10 @@ static int waitForNextRequest(worker *w) {
     if (kept && !atomic_load(&stopping)) {
         struct pollfd fds[2] = {{.fd = w->req.ipcFd, .events = POLLIN},
                                 {.fd = stopPipe[0], .events = POLLIN}};
-        while (poll(fds, 2, -1) < 0 && errno == EINTR) {}
+        int n;
+        while ((n = poll(fds, 2, -1)) < 0 && errno == EINTR) {}
+        /* Not expected; libfcgi's own blocking read takes over, as before keep-alive. */
+        if (n < 0) logLine("poll on a kept-alive connection: %s", strerror(errno));
     }
     if (!atomic_load(&stopping)) return 0;
     if (kept) FCGX_Free(&w->req, 1);
@@ -123,8 +126,9 @@ static void *workerMain(void *arg) {
  * or after SHUTDOWN_GRACE_MS; returns how many threads are still running. */
 static int stopWorkers(worker *workers, int n) {
     atomic_store(&stopping, 1);
-    FCGX_ShutdownPending();
-    /* Every accept() blocked on the listening socket now fails. */
+    /* Every accept() blocked on the listening socket now fails (EINVAL, which libfcgi
+     * returns as an error). Not FCGX_ShutdownPending(): with its flag set, libfcgi 2.4.2
+     * loops forever on a unix-socket connection that sent nothing within 2 s. */
     shutdown(0, SHUT_RDWR);
     close(stopPipe[1]);
     int running = n;
@@ -146,7 +150,7 @@ static int reserveDescriptors(int threads, char *err, size_t len) {
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
         return 0;
     if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-        snprintf(err, len, "FCGI_THREADS=%d: needs %llu open files, the limit is %llu (ulimit -n)",
+        snprintf(err, len, "FCGI_THREADS=%d: needs %llu open files, the hard limit is %llu (ulimit -Hn)",
                  threads, (unsigned long long)need, (unsigned long long)rl.rlim_max);
         return -1;
     }
@@ -207,14 +211,19 @@ int main(int argc, char **argv) {
     }
     theSite = s;
 
-    /* Signals are taken by sigwait() below, never by a handler: blocked before any
+    /* Stop signals are taken by sigwait() below, never by a handler: blocked before any
      * thread exists, so every thread inherits the mask and libfcgi's handler never runs.
-     * SIGPIPE is ignored: a write to a closed Redis or nginx socket must not kill us. */
-    sigset_t stopSignals;
+     * SIGUSR1 stays blocked for good: FCGX_Init() installs a handler for it (even over
+     * SIG_IGN) that makes every later accept fail, so one stray signal would leave the
+     * worker running but answering nothing. SIGPIPE is ignored: a write to a closed Redis
+     * or nginx socket must not kill us. */
+    sigset_t stopSignals, blocked;
     sigemptyset(&stopSignals);
     sigaddset(&stopSignals, SIGTERM);
     sigaddset(&stopSignals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stopSignals, NULL);
+    blocked = stopSignals;
+    sigaddset(&blocked, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &blocked, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     if (pipe(stopPipe) < 0) {

@@ -40,8 +40,11 @@ fi
 # FastCGI keep-alive pins a worker thread to every idle pooled connection (libfcgi reads the
 # next request from it): keepalive.sh derives the pool size from the workers' FCGI_THREADS
 # or checks the one given. watch-upstream.sh writes it into the upstream block.
+# "auto" becomes the CPUs this container may use (nproc honours cpusets; nginx 1.22's own
+# auto counts every CPU of the host), so nginx runs as many processes as the pool assumes.
 procs=$NGINX_WORKER_PROCESSES
 [ "$procs" = auto ] && procs=$(nproc)
+export NGINX_WORKER_PROCESSES=$procs
 FASTCGI_KEEPALIVE=$("$LIB/keepalive.sh" "${FASTCGI_KEEPALIVE:-}" "${FCGI_THREADS:-64}" "$procs") || exit 2
 export FASTCGI_KEEPALIVE
 say "FastCGI keep-alive: $FASTCGI_KEEPALIVE idle connections per nginx process (FCGI_THREADS ${FCGI_THREADS:-64}, $procs processes)"

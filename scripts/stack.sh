@@ -34,7 +34,8 @@ case $WORKERS in ''|*[!0-9]*) die "WORKERS=$WORKERS: expected a number" ;; esac
 nginx_processes=${NGINX_WORKER_PROCESSES:-1}
 export FCGI_THREADS=${FCGI_THREADS:-64}
 keepalive=$("$repo/nginx/keepalive.sh" "${FASTCGI_KEEPALIVE:-}" "$FCGI_THREADS" "$nginx_processes") ||
-    die "the settings above are invalid"
+    die "invalid keep-alive settings (see above)"
+nginx_processes=$((10#$nginx_processes))  # plain decimal for nginx.conf; checked above
 
 mkdir -p "$STATE_DIR"
 state=$(cd "$STATE_DIR" && pwd)
