@@ -37,7 +37,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib.stack import (  # noqa: E402
-    REPO, KeepAlive, Response, Stack, StackError, clean_env, fcgi_params, fcgi_read_response, fcgi_request_bytes,
+    REPO, KeepAlive, Response, Stack, StackError, clean_env, fcgi_call, fcgi_params, fcgi_read_response, fcgi_request_bytes,
     http_get, http_request, parse_raw_response, proc_alive, proc_start_time, raw_exchange,
     wait_gone,
 )
@@ -1120,12 +1120,7 @@ def t_config_validation(s):
     try:
         e.check(rc is None, "with a valid configuration the worker exited %s under spawn-fcgi: %s" % (rc, err[-300:]))
         if rc is None:
-            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            c.settimeout(5)
-            c.connect(sock)
-            c.sendall(fcgi_request_bytes(fcgi_params("GET", "/")))
-            a = fcgi_read_response(c, 5)
-            c.close()
+            a = fcgi_call(sock, "GET", "/")
             e.check(a["complete"] and a["stdout"].startswith(b"Status: 200"),
                     "a valid worker under spawn-fcgi did not answer / (%s)" % a["stdout"][:40])
             os.kill(p.pid, signal.SIGTERM)
@@ -1189,12 +1184,7 @@ def t_stray_signals(s):
         os.kill(p.pid, signal.SIGUSR1)
         time.sleep(0.2)
         for i in range(3):
-            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            c.settimeout(5)
-            c.connect(sock)
-            c.sendall(fcgi_request_bytes(fcgi_params("GET", "/")))
-            a = fcgi_read_response(c, 5)
-            c.close()
+            a = fcgi_call(sock, "GET", "/")
             expect(a["complete"] and a["stdout"].startswith(b"Status: 200"),
                    "request %d after SIGUSR1: %s (%s)" % (i, a["stdout"][:40], a["error"]))
         silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
