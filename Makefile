@@ -91,7 +91,7 @@ check-browser: deps $(WORKER)
 	/usr/bin/python3 tests/browser.py --worker $(WORKER)
 
 run: deps $(WORKER)
-	@KHALID_WORKER=$(WORKER) scripts/stack.sh run
+	@KHALID_WORKER=$(WORKER) exec scripts/stack.sh run
 
 # Benchmarks (never part of check): make bench [DURATION=10] [CONNECTIONS=64]
 DURATION    ?= 10
