@@ -85,8 +85,9 @@ def machine():
             cpu = re.search(r"model name\s*:\s*(.*)", f.read()).group(1)
     except (OSError, AttributeError):
         pass
-    version = lambda cmd: subprocess.run(cmd, capture_output=True, text=True).stderr.strip() or \
-        subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
+    def version(cmd):  # nginx -v prints to stderr, redis-server --version to stdout
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        return r.stderr.strip() or r.stdout.strip()
     return {"cpus": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
             "nginx": version(["nginx", "-v"]).split("\n")[0],
             "redis": version(["redis-server", "--version"]).split()[2]}
@@ -123,10 +124,8 @@ def keepalive_env(value):
 
 
 def run_main(args, worker):
-    stack = Stack(worker, workers=args.workers, threads=args.threads, name="bench",
-                  nginx_processes=args.nginx_processes, env=keepalive_env(args.keepalive))
-    stack.start()
-    try:
+    with Stack(worker, workers=args.workers, threads=args.threads, name="bench",
+               nginx_processes=args.nginx_processes, env=keepalive_env(args.keepalive)) as stack:
         settings = stack_settings(stack)
         access_log = os.path.join(stack.state_dir, "log", "access.log")
         for path in ("/nginx-ping", "/", "/count"):  # warm up connections and caches
@@ -140,9 +139,6 @@ def run_main(args, worker):
         wait_for_log_flush(access_log)
         rose, ok200 = stack.visits() - before, count_200s(access_log, offset)
         rss = [rss_kb(p) for p in stack.worker_pids()]
-    finally:
-        stack.stop()
-        stack.cleanup()
     result = {
         "when": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": machine(),
@@ -199,18 +195,13 @@ def run_sizing(args, worker):
         keepalive = None
         if args.keepalive is not None:  # as given, but never more than the threads allow
             keepalive = min(args.keepalive, (threads - 1) // (args.nginx_processes or 1))
-        stack = Stack(worker, workers=workers, threads=threads, name="sizing",
-                      nginx_processes=args.nginx_processes, env=keepalive_env(keepalive))
-        stack.start()
-        try:
+        with Stack(worker, workers=workers, threads=threads, name="sizing",
+                   nginx_processes=args.nginx_processes, env=keepalive_env(keepalive)) as stack:
             settings = stack_settings(stack)
             wrk(stack.port, "/count", 1, args.connections)
             home = wrk(stack.port, "/", args.duration, args.connections)
             count = wrk(stack.port, "/count", args.duration, args.connections)
             rss = max(rss_kb(p) for p in stack.worker_pids())
-        finally:
-            stack.stop()
-            stack.cleanup()
         rows.append((settings, home, count, rss))
         print("workers=%d threads=%d keep-alive=%d: / %.0f req/s p99 %.1f ms; /count %.0f req/s p99 %.1f ms; rss %.1f MB"
               % (workers, threads, settings["fastcgi_keepalive"], home["rps"], home["p99_ms"], count["rps"],
