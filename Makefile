@@ -28,11 +28,18 @@ CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check)
 ALL_CFLAGS   = $(STD) $(WARNINGS) $(OPTIMIZE) $(SANFLAGS) $(CFLAGS)
 
 WORKER   := $(BUILD)/khalid-fcgi
-# Everything but main.c, shared by the worker and the unit tests.
-LIB_SRCS := buf.c config.c http.c router.c site.c store.c template.c
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+# Code that reads outside data, with no libfcgi and no hiredis: unit tests and fuzz
+# targets link these alone.
+PURE_SRCS := buf.c config.c file.c format.c log.c request.c response.c template.c
+# The site behind the FastCGI loop: views, pages, routes and the Redis store.
+SITE_SRCS := $(PURE_SRCS) pages.c routes.c store.c view.c
+PURE_OBJS := $(PURE_SRCS:%.c=$(BUILD)/%.o)
+SITE_OBJS := $(SITE_SRCS:%.c=$(BUILD)/%.o)
 UNIT     := $(BUILD)/unit-tests
 STORE    := $(BUILD)/store-tests
+# The unit-test program: the pure suites, plus routes through the real templates.
+UNIT_OBJS := $(addprefix $(BUILD)/unit/,test_unit_main.o test_template.o test_config.o \
+             test_request.o test_response.o test_routes.o scratch.o)
 
 # Native stack settings, passed through to scripts/stack.sh, which holds their defaults:
 # make run PORT=8080 WORKERS=4 FCGI_THREADS=32 STATE_DIR=/tmp/kt
@@ -45,20 +52,21 @@ all: worker
 
 worker: $(WORKER)
 
-$(BUILD)/%.o: fcgi-app/%.c fcgi-app/*.h | $(BUILD)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) -MMD -c -o $@ $<
+$(BUILD)/%.o: fcgi-app/%.c | $(BUILD)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/test_%.o: tests/unit/test_%.c fcgi-app/*.h tests/unit/*.h | $(BUILD)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -Ifcgi-app -c -o $@ $<
+$(BUILD)/unit/%.o: tests/unit/%.c | $(BUILD)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -Ifcgi-app \
+	    -DTEST_TEMPLATE_DIR=\"$(CURDIR)/templates\" -MMD -MP -c -o $@ $<
 
-$(WORKER): $(LIB_OBJS) $(BUILD)/main.o
+$(WORKER): $(SITE_OBJS) $(BUILD)/worker.o $(BUILD)/main.o
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -pthread
 
-$(UNIT): $(LIB_OBJS) $(BUILD)/test_unit_main.o $(BUILD)/test_template.o $(BUILD)/test_config.o \
-         $(BUILD)/test_http.o
+$(UNIT): $(SITE_OBJS) $(UNIT_OBJS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -pthread
 
-$(STORE): $(LIB_OBJS) $(BUILD)/test_store.o
+$(STORE): $(BUILD)/store.o $(BUILD)/log.o $(BUILD)/unit/test_store.o
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -pthread
 
 $(BUILD):
@@ -117,4 +125,4 @@ uninstall:
 clean:
 	rm -rf build
 
--include $(wildcard $(BUILD)/*.d)
+-include $(wildcard $(BUILD)/*.d $(BUILD)/unit/*.d)

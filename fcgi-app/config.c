@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "template.h"
+#include "file.h"
 
 static const char *processGetenv(const char *name, void *ud) {
     (void)ud;
@@ -92,7 +92,7 @@ static int readPassword(const source *s, config *c) {
     if (pw) return readString(s, "REDIS_PASSWORD", c->redisPassword, sizeof(c->redisPassword));
     if (file == NULL) return 0;
     char why[256];
-    char *data = tmplReadFile(file, sizeof(c->redisPassword) - 1, why, sizeof(why));
+    char *data = fileRead(file, sizeof(c->redisPassword) - 1, why, sizeof(why));
     if (data == NULL) return invalid(s, "REDIS_PASSWORD_FILE", file, why);
     /* Secret files usually end with a newline that is not part of the password. */
     data[strcspn(data, "\r\n")] = '\0';

@@ -4,12 +4,15 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <hiredis/hiredis.h>
+
+#include "log.h"
 
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
@@ -22,6 +25,19 @@ struct storePriv {
     long long retryAtMs;  /* no reconnect before this monotonic time */
     int backoffMs;
 };
+
+/* Whether the last call of any store in this process failed: shared by the threads so
+ * that an outage is logged once per process, not once per thread or request. */
+static atomic_int outage;
+
+/* Logs a failure or a recovery when the process-wide state changes; returns rc. */
+static int noteOutcome(const store *s, int rc) {
+    int failed = rc < 0;
+    if (atomic_exchange(&outage, failed) == failed) return rc;
+    if (failed) logLine("redis unavailable: %s", s->errstr);
+    else logLine("redis reachable again");
+    return rc;
+}
 
 static long long nowMs(void) {
     struct timespec ts;
@@ -151,7 +167,7 @@ void storeFree(store *s) {
     free(s);
 }
 
-int storeIncr(store *s, const char *key, long long *value) {
+static int incr(store *s, const char *key, long long *value) {
     redisReply *r = command(s, "INCR %s", key);
     if (r == NULL) return -1;
     int ok = r->type == REDIS_REPLY_INTEGER;
@@ -160,7 +176,11 @@ int storeIncr(store *s, const char *key, long long *value) {
     return ok ? 0 : fail(s, "redis INCR", "unexpected reply type");
 }
 
-int storeGet(store *s, const char *key, long long *value) {
+int storeIncr(store *s, const char *key, long long *value) {
+    return noteOutcome(s, incr(s, key, value));
+}
+
+static int get(store *s, const char *key, long long *value) {
     redisReply *r = command(s, "GET %s", key);
     if (r == NULL) return -1;
     int ok = 1;
@@ -178,10 +198,18 @@ int storeGet(store *s, const char *key, long long *value) {
     return ok ? 0 : fail(s, "redis GET", "value is not an integer");
 }
 
-int storePing(store *s) {
+int storeGet(store *s, const char *key, long long *value) {
+    return noteOutcome(s, get(s, key, value));
+}
+
+static int ping(store *s) {
     redisReply *r = command(s, "PING");
     if (r == NULL) return -1;
     int ok = r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
     freeReplyObject(r);
     return ok ? 0 : fail(s, "redis PING", "unexpected reply");
+}
+
+int storePing(store *s) {
+    return noteOutcome(s, ping(s));
 }

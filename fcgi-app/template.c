@@ -1,11 +1,12 @@
 /* template: compile-once HTML templates; see template.h. */
 #include "template.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "file.h"
 
 #define TMPL_MAX_BYTES (1u << 20)
 #define TMPL_MAX_DEPTH 16
@@ -189,40 +190,13 @@ tmpl *tmplCompile(const char *layoutName, const char *layoutSrc, const char *pag
     return t;
 }
 
-char *tmplReadFile(const char *path, size_t maxBytes, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *data = malloc(maxBytes + 1);
-    size_t n = data ? fread(data, 1, maxBytes + 1, f) : 0;
-    int failed = data == NULL || ferror(f);
-    fclose(f);
-    if (failed) {
-        snprintf(err, errlen, "%s: %s", path, data ? "read error" : "out of memory");
-    } else if (n > maxBytes) {
-        snprintf(err, errlen, "%s: larger than %zu bytes", path, maxBytes);
-        failed = 1;
-    } else if (memchr(data, '\0', n)) {
-        snprintf(err, errlen, "%s: contains a NUL byte", path);
-        failed = 1;
-    }
-    if (failed) {
-        free(data);
-        return NULL;
-    }
-    data[n] = '\0';
-    return data;
-}
-
 tmpl *tmplLoad(const char *layoutPath, const char *pagePath, const char *const *names,
                char *err, size_t errlen) {
     char *layout = NULL, *page = NULL;
     tmpl *t = NULL;
-    if (layoutPath && (layout = tmplReadFile(layoutPath, TMPL_MAX_BYTES, err, errlen)) == NULL)
+    if (layoutPath && (layout = fileRead(layoutPath, TMPL_MAX_BYTES, err, errlen)) == NULL)
         goto done;
-    if ((page = tmplReadFile(pagePath, TMPL_MAX_BYTES, err, errlen)) == NULL) goto done;
+    if ((page = fileRead(pagePath, TMPL_MAX_BYTES, err, errlen)) == NULL) goto done;
     t = tmplCompile(layoutPath, layout, pagePath, page, names, err, errlen);
 done:
     free(layout);

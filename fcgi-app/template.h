@@ -32,8 +32,4 @@ void tmplFree(tmpl *t);
 /* Appends the page to out. Returns 0, or -1 when out ran out of memory. */
 int tmplRender(const tmpl *t, const char *const *values, buf *out);
 
-/* Reads a whole text file (at most maxBytes) into a NUL-terminated string the caller
- * frees. Returns NULL with the reason in err. A file holding a NUL byte is refused. */
-char *tmplReadFile(const char *path, size_t maxBytes, char *err, size_t errlen);
-
 #endif

@@ -1,4 +1,4 @@
-/* The pure unit-test suites linked into unit-tests (no server, no network). */
+/* The suites linked into unit-tests: no server, no network. */
 #ifndef KT_TEST_SUITES_H
 #define KT_TEST_SUITES_H
 
@@ -6,6 +6,8 @@
 
 Suite *templateSuite(void);
 Suite *configSuite(void);
-Suite *httpSuite(void);
+Suite *requestSuite(void);
+Suite *responseSuite(void);
+Suite *routesSuite(void);
 
 #endif

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "scratch.h"
 #include "suites.h"
 
 /* A fake environment: NULL-terminated name/value pairs. */
@@ -100,16 +101,17 @@ START_TEST(overlong_value_is_cut_in_message) {
 END_TEST
 
 START_TEST(password_file) {
-    char path[] = "/tmp/kt-pw-XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(write(fd, "from-file\n", 10), 10);
-    close(fd);
+    char path[256];
+    scratchWrite("pw", "from-file\n", path, sizeof(path));
     ck_assert_int_eq(load((const char *[]){"REDIS_PASSWORD_FILE", path, NULL}), 0);
     ck_assert_str_eq(cfg.redisPassword, "from-file");
     expectError((const char *[]){"REDIS_PASSWORD_FILE", path, "REDIS_PASSWORD", "x", NULL},
                 "REDIS_PASSWORD_FILE=");
     ck_assert_msg(strstr(err, "not both") != NULL, "%s", err);
+    scratchWrite("empty", "\n", path, sizeof(path));
+    expectError((const char *[]){"REDIS_PASSWORD_FILE", path, NULL}, "REDIS_PASSWORD_FILE=");
+    ck_assert_msg(strstr(err, "holds no password") != NULL, "%s", err);
+    scratchWrite("missing", "", path, sizeof(path));
     unlink(path);
     expectError((const char *[]){"REDIS_PASSWORD_FILE", path, NULL}, "REDIS_PASSWORD_FILE=");
     ck_assert_msg(strstr(err, "No such file") != NULL, "%s", err);
@@ -125,6 +127,7 @@ Suite *configSuite(void) {
     tcase_add_test(tc, bad_numbers);
     tcase_add_test(tc, bad_switch_and_urls);
     tcase_add_test(tc, overlong_value_is_cut_in_message);
+    scratchAdd(tc);
     tcase_add_test(tc, password_file);
     suite_add_tcase(s, tc);
     return s;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "scratch.h"
 #include "suites.h"
 #include "template.h"
 
@@ -146,17 +147,9 @@ START_TEST(content_tag_rules) {
 END_TEST
 
 START_TEST(load_reads_files_and_reports_missing) {
-    char dir[] = "/tmp/kt-tmpl-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    char layout[128], page[128];
-    snprintf(layout, sizeof(layout), "%s/layout.html", dir);
-    snprintf(page, sizeof(page), "%s/page.html", dir);
-    FILE *f = fopen(layout, "w");
-    fputs("<{{>content}}>", f);
-    fclose(f);
-    f = fopen(page, "w");
-    fputs("{{name}}", f);
-    fclose(f);
+    char layout[256], page[256];
+    scratchWrite("layout.html", "<{{>content}}>", layout, sizeof(layout));
+    scratchWrite("page.html", "{{name}}", page, sizeof(page));
     tmpl *t = tmplLoad(layout, page, names, err, sizeof(err));
     ck_assert_msg(t != NULL, "%s", err);
     const char *v[] = {"&", NULL, NULL, NULL};
@@ -167,8 +160,6 @@ START_TEST(load_reads_files_and_reports_missing) {
     unlink(page);
     ck_assert_ptr_null(tmplLoad(layout, page, names, err, sizeof(err)));
     ck_assert_msg(strstr(err, "page.html: No such file") != NULL, "%s", err);
-    unlink(layout);
-    rmdir(dir);
 }
 END_TEST
 
@@ -188,6 +179,7 @@ Suite *templateSuite(void) {
     Suite *s = suite_create("template");
     TCase *tc = tcase_create("render");
     tcase_add_checked_fixture(tc, setup, teardown);
+    scratchAdd(tc);
     tcase_add_test(tc, escapes_by_default);
     tcase_add_test(tc, raw_only_when_marked);
     tcase_add_test(tc, escapes_in_attributes);

@@ -1,4 +1,4 @@
-/* unit-tests: runs every pure suite and exits non-zero when any check fails. */
+/* unit-tests: runs every suite and exits non-zero when any check fails. */
 #include <stdlib.h>
 
 #include "suites.h"
@@ -6,7 +6,9 @@
 int main(void) {
     SRunner *sr = srunner_create(templateSuite());
     srunner_add_suite(sr, configSuite());
-    srunner_add_suite(sr, httpSuite());
+    srunner_add_suite(sr, requestSuite());
+    srunner_add_suite(sr, responseSuite());
+    srunner_add_suite(sr, routesSuite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

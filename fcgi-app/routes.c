@@ -1,0 +1,38 @@
+/* routes: the table and dispatch; see routes.h. */
+#include "routes.h"
+
+#include <string.h>
+
+#define GET_HEAD (METHOD_GET | METHOD_HEAD)
+
+static const route routes[] = {
+    {"/",       GET_HEAD, pageHome,   ROUTE_CACHEABLE},
+    {"/count",  GET_HEAD, pageCount,  0},
+    {"/about",  GET_HEAD, pageAbout,  ROUTE_CACHEABLE},
+    {"/health", GET_HEAD, pageHealth, 0},
+};
+
+const route *routeFind(const char *path) {
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (strcmp(path, routes[i].path) == 0) return &routes[i];
+    return NULL;
+}
+
+/* The Allow header for each set of GET, HEAD and POST (the METHOD_* bits 1, 2, 4). */
+static const char *const allowHeaders[8] = {
+    NULL, "GET", "HEAD", "GET, HEAD", "POST", "GET, POST", "HEAD, POST", "GET, HEAD, POST",
+};
+
+void routeDispatch(pageCtx *c) {
+    responseReset(c->res);
+    const route *r = routeFind(c->req->path);
+    if (r == NULL) {
+        pageError(c, 404);
+    } else if ((r->methods & c->req->method) == 0) {
+        c->res->allow = allowHeaders[r->methods & 7];
+        pageError(c, 405);
+    } else {
+        c->res->cacheControl = r->flags & ROUTE_CACHEABLE ? "no-cache" : "no-store";
+        r->handler(c);
+    }
+}

@@ -1,0 +1,29 @@
+/* routes: the site's paths, each one line of a table: its path, the methods it answers,
+ * its handler and its flags. Exact matches only: "/count/" and "/Count" are not "/count",
+ * as in the original demo. */
+#ifndef KT_ROUTES_H
+#define KT_ROUTES_H
+
+#include "pages.h"
+
+enum {
+    /* Browsers may keep the page but must revalidate it ("no-cache"); without the flag
+     * nothing may store it ("no-store"). */
+    ROUTE_CACHEABLE = 1,
+};
+
+typedef struct route {
+    const char *path;
+    unsigned methods;            /* METHOD_* bits */
+    void (*handler)(pageCtx *c);
+    unsigned flags;              /* ROUTE_* bits */
+} route;
+
+/* The route for path, or NULL. */
+const route *routeFind(const char *path);
+
+/* Answers c->req into c->res: the route's handler, or the table's 404 or 405 (with
+ * Allow). Starts from a reset response; never fails (see responseWire for memory). */
+void routeDispatch(pageCtx *c);
+
+#endif
