@@ -43,7 +43,7 @@ def expect_colours(cases):
     errors = Errors()
     for text, want in cases:
         got = c.parse_color(text)
-        ok = got is None if want is None else same_colour(got, want)
+        ok = got is None if want is None else same_colour(got, want, 1e-9)
         errors.check(ok, "parse_color(%r) is %r, expected %r" % (text, got, want))
     errors.raise_if_any()
 
@@ -67,12 +67,14 @@ def _():
     expect(near(high, 4.54, 0.01), "#767676 on white: %.4f" % high)
 
 
-@test("luminance: white 1, black 0, the linear sRGB segment below 0.04045, channel weights")
+@test("luminance: white 1, black 0, the sRGB curve (linear below 0.04045), channel weights")
 def _():
     expect(near(c.luminance(WHITE), 1.0, 1e-9), "white: %r" % c.luminance(WHITE))
     expect(near(c.luminance(BLACK), 0.0, 1e-9), "black: %r" % c.luminance(BLACK))
     dark = c.luminance((10, 10, 10, 1.0))
     expect(near(dark, 10 / 255 / 12.92, 1e-9), "rgb(10,10,10): %r" % dark)
+    grey = c.luminance((51, 51, 51, 1.0))
+    expect(near(grey, 0.0331, 0.0001), "#333: %r" % grey)
     for rgb, weight in (((255, 0, 0, 1.0), 0.2126), ((0, 255, 0, 1.0), 0.7152), ((0, 0, 255, 1.0), 0.0722)):
         expect(near(c.luminance(rgb), weight, 1e-9), "%r: %r, expected %r" % (rgb, c.luminance(rgb), weight))
     mid = c.luminance((119, 119, 119, 1.0))
@@ -287,11 +289,14 @@ def _():
     expect(any("text/background pairs" in n for n in notes), "notes: %r" % notes)
 
 
-@test("static_contrast: finds a low-contrast rule, on surfaces and on its own background")
+@test("static_contrast: finds a low-contrast rule, on surfaces, through var() and on its own background")
 def _():
     problems, _ = c.static_contrast(SYNTHETIC_CSS + ".hint { color: #6f7f99; }")
     expect(problems and all(p.startswith(".hint: #6f7f99 on ") for p in problems),
            "grey on the glass: %r" % problems)
+    problems, _ = c.static_contrast(SYNTHETIC_CSS + ":root { --faint: #6f7f99; } .note { color: var(--faint); }")
+    expect(problems and all(p.startswith(".note: #6f7f99 on ") for p in problems),
+           "grey from a variable: %r" % problems)
     problems, _ = c.static_contrast(SYNTHETIC_CSS + ".badge { color: #777; background: #fff; }")
     expect(len(problems) == 1 and "(own background) is 4.48:1" in problems[0], "#777 on white: %r" % problems)
     problems, _ = c.static_contrast(SYNTHETIC_CSS + ".pill { color: #fff; background: url(x.png); }")
