@@ -78,7 +78,13 @@ START_TEST(bad_numbers) {
     expectError((const char *[]){"REDIS_PORT", "99999999999999999999", NULL}, "REDIS_PORT=99999999999999999999:");
     expectError((const char *[]){"FCGI_THREADS", "0", NULL}, "FCGI_THREADS=0: expected an integer from 1 to 1024");
     expectError((const char *[]){"FCGI_THREADS", "-3", NULL}, "FCGI_THREADS=-3:");
+    expectError((const char *[]){"FCGI_THREADS", "1025", NULL}, "FCGI_THREADS=1025: expected an integer from 1 to 1024");
     expectError((const char *[]){"REDIS_TIMEOUT_MS", "5", NULL}, "REDIS_TIMEOUT_MS=5:");
+    expectError((const char *[]){"REDIS_TIMEOUT_MS", "60001", NULL},
+                "REDIS_TIMEOUT_MS=60001: expected an integer from 10 to 60000");
+    /* The bounds themselves are valid. */
+    ck_assert_int_eq(load((const char *[]){"FCGI_THREADS", "1024", "REDIS_TIMEOUT_MS", "60000", NULL}), 0);
+    ck_assert_int_eq(load((const char *[]){"FCGI_THREADS", "1", "REDIS_TIMEOUT_MS", "10", "REDIS_PORT", "65535", NULL}), 0);
 }
 END_TEST
 
@@ -88,6 +94,10 @@ START_TEST(bad_switch_and_urls) {
                 "GITHUB_URL=javascript:alert(1): expected an http:// or https:// URL");
     expectError((const char *[]){"LINKEDIN_URL", "https://x/\"onclick", NULL}, "LINKEDIN_URL=");
     expectError((const char *[]){"APP_NAME", "line\nbreak", NULL}, "APP_NAME=line");
+    /* Control characters are refused and shown as '?', so a value cannot forge log lines. */
+    expectError((const char *[]){"REDIS_HOST", "redis\r\nFAKE", NULL},
+                "REDIS_HOST=redis??FAKE: contains a control character");
+    expectError((const char *[]){"REDIS_HOST", "re\x7f", NULL}, "REDIS_HOST=re?:");
 }
 END_TEST
 

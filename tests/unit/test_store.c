@@ -1,11 +1,14 @@
 /* store-tests: the Redis store against a real redis-server that this program starts on
- * a free port in a temp dir and always stops (atexit), like hiredis's own test suite. */
+ * a free port in a temp dir, like hiredis's own test suite. The server dies with this
+ * process however it ends (PR_SET_PDEATHSIG), and the temp dir is removed at exit and on
+ * a fatal signal (a crash, or the time limit's SIGTERM). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -20,6 +23,8 @@
 #define TIMEOUT_MS 300
 
 static char dir[] = "/tmp/kt-store-XXXXXX";
+/* Made once, so that the fatal-signal handler only calls async-signal-safe functions. */
+static char sockPath[64], logPath[64], aofDir[64];
 static int port;
 static pid_t redisPid = -1;
 
@@ -48,15 +53,16 @@ static int freePort(void) {
 
 /* Starts redis-server with a password on the test port and a unix socket; waits for it. */
 static void startRedis(void) {
-    char portArg[16], sock[128], log[128];
+    char portArg[16];
     snprintf(portArg, sizeof(portArg), "%d", port);
-    snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
-    snprintf(log, sizeof(log), "%s/redis.log", dir);
+    pid_t parent = getpid();
     redisPid = fork();
     if (redisPid == 0) {
+        /* Dies with the test: nothing else would stop it after a crash in no-fork mode. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
         execlp("redis-server", "redis-server", "--port", portArg, "--bind", "127.0.0.1", "--dir", dir,
-               "--unixsocket", sock, "--save", "", "--appendonly", "no", "--requirepass", PASSWORD,
-               "--logfile", log, "--loglevel", "warning", (char *)NULL);
+               "--unixsocket", sockPath, "--save", "", "--appendonly", "no", "--requirepass", PASSWORD,
+               "--logfile", logPath, "--loglevel", "warning", (char *)NULL);
         perror("exec redis-server");
         _exit(127);
     }
@@ -81,13 +87,20 @@ static void stopRedis(void) {
 
 static void cleanup(void) {
     stopRedis();
-    const char *files[] = {"redis.sock", "redis.log"};
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        char path[128];
-        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-        unlink(path);
-    }
+    unlink(sockPath);
+    unlink(logPath);
+    rmdir(aofDir);
     rmdir(dir);
+}
+
+static void onFatalSignal(int sig) {
+    if (redisPid > 0) kill(redisPid, SIGKILL);
+    unlink(sockPath);
+    unlink(logPath);
+    rmdir(aofDir);
+    rmdir(dir);
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
 static store *connectTest(const char *password) {
@@ -163,9 +176,7 @@ START_TEST(wrong_password_fails) {
 END_TEST
 
 START_TEST(unix_socket) {
-    char sock[128];
-    snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
-    store *s = storeCreate(sock, 0, PASSWORD, TIMEOUT_MS);
+    store *s = storeCreate(sockPath, 0, PASSWORD, TIMEOUT_MS);
     long long v;
     ck_assert_int_eq(storeIncr(s, "t:unix", &v), 0);
     ck_assert_int_eq(v, 1);
@@ -237,8 +248,13 @@ int main(void) {
         perror("mkdtemp");
         return 2;
     }
+    snprintf(sockPath, sizeof(sockPath), "%s/redis.sock", dir);
+    snprintf(logPath, sizeof(logPath), "%s/redis.log", dir);
+    snprintf(aofDir, sizeof(aofDir), "%s/appendonlydir", dir);
     port = freePort();
     atexit(cleanup);
+    const int fatal[] = {SIGTERM, SIGINT, SIGHUP, SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
+    for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++) signal(fatal[i], onFatalSignal);
     signal(SIGPIPE, SIG_IGN);
     startRedis();
 
