@@ -32,6 +32,7 @@ exits 1 on any failure, 2 when it cannot run at all. The stack, the browsers and
 dirs are removed on every exit path.
 """
 import argparse
+import importlib
 import os
 import signal
 import sys
@@ -57,11 +58,11 @@ def cannot_run(reason):
 def selenium_missing():
     """Why selenium cannot be imported, or None when it can."""
     try:
-        import selenium  # noqa: F401
+        importlib.import_module("selenium")
     except ImportError as e:
-        return ("cannot import selenium (%s): `make check-browser` installs %s through "
-                "scripts/deps.sh; run this with %s, the Python that sees Debian's python3-selenium"
-                % (e, PACKAGES, DEBIAN_PYTHON))
+        return ("cannot import selenium (%s). Run `make check-browser`, which installs the packages "
+                "first, or `scripts/deps.sh %s`, then run this with %s (Debian's python3-selenium "
+                "is visible only to it)" % (e, PACKAGES, DEBIAN_PYTHON))
     return None
 
 

@@ -163,7 +163,7 @@ class Suite:
                         f.write(shot)
                     os.replace(path + ".tmp", path)
             if vp == "desktop":
-                self.text_contrast(page)
+                self.check_text_contrast(page)
                 self.focus(page)
             with self.r.check("%s: no horizontal overflow at %s width (%dpx)" % (page.name, vp, VIEWPORTS[vp]["width"])) as p:
                 o = facts["overflow"]
@@ -263,7 +263,7 @@ class Suite:
         data = self.browser.js(JS_TEXT_COLOURS)
         return text_contrast(data["texts"], page_backdrops(data["gradient"], data["bodyBg"]))
 
-    def text_contrast(self, page):
+    def check_text_contrast(self, page):
         with self.r.check("%s: text contrast >= %.1f:1 over the gradient (computed styles)" % (page.name, MIN_TEXT_CONTRAST)) as p:
             problems, worst = self.contrast_problems()
             p.extend(problems)
