@@ -34,6 +34,7 @@ case $KEEPALIVE in ''|*[!0-9]*) echo "watch-upstream: FASTCGI_KEEPALIVE=$KEEPALI
 CONF=${NGINX_UPSTREAM_CONF:?NGINX_UPSTREAM_CONF is not set}
 PID_FILE=${NGINX_PID_FILE:-/run/nginx/nginx.pid}
 STATE=$CONF.set
+LIB=$(dirname "$0")   # upstream.sh lives beside this script
 
 say() { echo "watch-upstream: $(date -u +%H:%M:%S.%3N) $*" >&2; }
 
@@ -89,25 +90,19 @@ poll() {
     done <<<"$PROBES"
 }
 
-write_conf() {  # $1: newline-separated addresses, or empty for the placeholder
-    local tmp=$CONF.tmp ip
+write_conf() {  # $1: newline-separated addresses, or empty for upstream.sh's placeholder
+    local tmp=$CONF.tmp ip servers=()
+    if [ -n "$1" ]; then
+        while IFS= read -r ip; do
+            servers+=("$ip:$PORT")
+        done <<<"$1"
+    fi
     {
         echo "# Written by watch-upstream.sh from the addresses of \"$SERVICE\"; do not edit."
         # FastCGI keep-alive pins a worker thread to each open connection (libfcgi): the
         # workers need more FCGI_THREADS than FASTCGI_KEEPALIVE x nginx worker processes.
-        [ "$KEEPALIVE" -gt 0 ] && echo "fastcgi_keep_conn on;"
-        echo "upstream khalid_workers {"
-        echo "    zone khalid_workers 64k;  # failure state shared by nginx's worker processes"
-        [ "$KEEPALIVE" -gt 0 ] && echo "    keepalive $KEEPALIVE;"
-        if [ -n "$1" ]; then
-            while IFS= read -r ip; do
-                echo "    server $ip:$PORT $PARAMS;"
-            done <<<"$1"
-        else
-            echo "    server 127.0.0.1:9 down;  # no worker yet: 502 until one appears"
-        fi
-        echo "}"
-    } >"$tmp"
+        "$LIB/upstream.sh" -z -p "$PARAMS" "$KEEPALIVE" "${servers[@]}"
+    } >"$tmp" || { say "cannot write $CONF (see above)"; return 1; }
     mv -f "$tmp" "$CONF"
     printf '%s' "$1" >"$STATE"
 }
@@ -121,7 +116,7 @@ if [ "${1:-}" = --once ]; then
         [ -n "$LIVE" ] && break
         sleep 0.5
     done
-    write_conf "$LIVE"
+    write_conf "$LIVE" || exit 2
     if [ -n "$LIVE" ]; then
         say "upstream $SERVICE: $(oneline "$LIVE")"
     else
@@ -138,7 +133,7 @@ while :; do
     [ -n "$LIVE" ] || continue          # none usable: keep the last good set
     [ "$LIVE" = "$current" ] && continue
     prev=$current
-    write_conf "$LIVE"
+    write_conf "$LIVE" || exit 2
     # SIGHUP = `nginx -s reload` without parsing the whole configuration a second time (that
     # costs most of a second on a busy machine). The master checks the new configuration and
     # keeps the old one if it is bad; it can only be bad here if this script is.

@@ -93,27 +93,23 @@ done
 
 export REDIS_HOST=$redis_sock TEMPLATE_DIR=${TEMPLATE_DIR:-$repo/templates}
 "$KHALID_WORKER" --check >/dev/null || die "the worker's configuration is invalid (see above)"
+servers=()
+for i in $(seq "$WORKERS"); do
+    sock=$run/worker-$i.sock
+    rm -f "$sock"
+    # -n: spawn-fcgi binds the socket and execs the worker, so $! is the worker.
+    # KHALID_WORKER_WRAPPER (e.g. "valgrind -q") runs in the same process as the worker.
+    # shellcheck disable=SC2086
+    spawn-fcgi -n -s "$sock" -M 0600 -- ${KHALID_WORKER_WRAPPER:-} "$KHALID_WORKER" >&2 &
+    worker_pids+=($!)
+    echo "$!" >"$run/worker-$i.pid"
+    servers+=("unix:$sock")
+done
+# FastCGI keep-alive saves a connect/accept/close per request, but pins a worker thread to
+# each open connection (libfcgi waits for the next request on it): see nginx/keepalive.sh
+# and README, Performance.
 upstream=$state/nginx/upstream.conf
-{
-    # FastCGI keep-alive saves a connect/accept/close per request, but pins a worker
-    # thread to each open connection (libfcgi waits for the next request on it): see
-    # nginx/keepalive.sh and README, Performance.
-    [ "$keepalive" -gt 0 ] && echo "fastcgi_keep_conn on;"
-    echo "upstream khalid_workers {"
-    [ "$keepalive" -gt 0 ] && echo "    keepalive $keepalive;"
-    for i in $(seq "$WORKERS"); do
-        sock=$run/worker-$i.sock
-        rm -f "$sock"
-        # -n: spawn-fcgi binds the socket and execs the worker, so $! is the worker.
-        # KHALID_WORKER_WRAPPER (e.g. "valgrind -q") runs in the same process as the worker.
-        # shellcheck disable=SC2086
-        spawn-fcgi -n -s "$sock" -M 0600 -- ${KHALID_WORKER_WRAPPER:-} "$KHALID_WORKER" >&2 &
-        worker_pids+=($!)
-        echo "$!" >"$run/worker-$i.pid"
-        echo "    server unix:$sock max_fails=1 fail_timeout=2s;"
-    done
-    echo "}"
-} >"$upstream"
+"$repo/nginx/upstream.sh" "$keepalive" "${servers[@]}" >"$upstream" || die "cannot write $upstream (see above)"
 
 # As root nginx would run its workers as "nobody", who cannot reach our 0600 sockets or
 # the repository: this native stack is a development stack and keeps one user. The
