@@ -1,7 +1,8 @@
 """How every Python suite reports: one line per check, `ok - name` or `FAIL - name: reason`,
 notes as `# text`, and as the last line `N passed, N failed`, which tests/check.sh counts.
 
-    from lib.results import Results, Failure, expect
+    from lib.results import Results, Failure, expect, stop_on_signals
+    shield = stop_on_signals(600)       # SIGTERM/SIGINT/time limit raise, so teardown runs
     res = Results()
     with res.check("home page answers") as problems:
         expect(http_get(port, "/").status == 200, "/ is not 200")
@@ -12,6 +13,7 @@ notes as `# text`, and as the last line `N passed, N failed`, which tests/check.
 Python 3 standard library only.
 """
 import contextlib
+import signal
 import sys
 import traceback
 
@@ -24,6 +26,27 @@ class Failure(Exception):
 
 class Deadline(BaseException):
     """A suite's overall time ran out (SIGALRM). A BaseException, so no check catches it."""
+
+
+def stop_on_signals(limit):
+    """From now on SIGTERM and SIGINT raise KeyboardInterrupt, and after `limit` seconds
+    SIGALRM raises Deadline, in the main thread: whatever stops a suite, its `finally`
+    blocks run and tear down what it started. Returns a function to call before the
+    teardown, so that a second signal cannot interrupt it."""
+    def on_signal(signum, frame):
+        if signum == signal.SIGALRM:
+            raise Deadline("ran for %d s" % limit)
+        raise KeyboardInterrupt("signal %d" % signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM):
+        signal.signal(sig, on_signal)
+    signal.alarm(limit)
+
+    def shield():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.alarm(0)
+    return shield
 
 
 def expect(cond, msg):

@@ -1,11 +1,9 @@
-"""Helpers for tests that drive the native Khalid Tracker stack (scripts/stack.sh).
-
-Python 3 standard library only. Used by tests/integration.py; meant to be reused by a
-benchmark or browser tests:
+"""The native Khalid Tracker stack (scripts/stack.sh) for tests, and the process helpers
+it needs. Python 3 standard library only.
 
     from lib.stack import Stack
     with Stack(worker="build/release/khalid-fcgi") as st:   # started in a temp dir
-        r = http_get(st.port, "/count")
+        r = http_get(st.port, "/count")                     # lib.http_client
         print(r.status, st.visits())
 
 What is here:
@@ -15,35 +13,36 @@ What is here:
     pgid and start time, and of every pid it has seen), and removes its temp directory.
     die_with_parent=True: the stack stops itself if the starting thread dies (even by
     SIGKILL), through setpriv --pdeathsig.
-  - HTTP: http_request() (one request on a fresh connection), KeepAlive (a reused
-    connection), raw_exchange() (bytes in, bytes out, over a plain socket, with a
-    deadline) and parse_raw_response().
-  - FastCGI: fcgi_request_bytes() / fcgi_read_response() to talk to a worker's socket
-    directly, bypassing nginx.
+  - clean_env(): the caller's environment without the stack's and worker's settings, with
+    the sanitizer options set explicitly (lib.sanitizer).
   - Processes: proc_alive(), proc_start_time(), wait_gone() (zombies count as gone).
+The HTTP client is lib.http_client, the FastCGI client lib.fastcgi.
 """
-import http.client
 import os
 import re
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import tempfile
 import threading
 import time
 
+from lib.http_client import HOST
+# bench.py and tests/browser.py import http_get from here.
+from lib.http_client import http_get  # noqa: F401
+from lib.sanitizer import SANITIZER_ENV
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STACK_SH = os.path.join(REPO, "scripts", "stack.sh")
-HOST = "127.0.0.1"
 
 # Worker and stack settings that must not leak from the caller's environment into a
 # test stack (a stray SHOW_SERVED_BY=0 or REDIS_PASSWORD would change what is tested).
 WORKER_ENV_VARS = (
     "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_PASSWORD_FILE", "REDIS_TIMEOUT_MS",
     "APP_NAME", "FCGI_THREADS", "TEMPLATE_DIR", "GITHUB_URL", "LINKEDIN_URL", "SHOW_SERVED_BY",
-    "PORT", "WORKERS", "STATE_DIR", "KHALID_WORKER", "NGINX_WORKER_PROCESSES", "FASTCGI_KEEPALIVE",
+    "PORT", "WORKERS", "STATE_DIR", "KHALID_WORKER", "KHALID_WORKER_WRAPPER", "NGINX_WORKER_PROCESSES",
+    "FASTCGI_KEEPALIVE",
 )
 
 
@@ -135,243 +134,13 @@ def _signal_if_same(pid, start, sig):
         except ProcessLookupError:
             pass
 
-
-# ---------------------------------------------------------------------------- HTTP
-
-class Response:
-    def __init__(self, status, reason, headers, body):
-        self.status = status
-        self.reason = reason
-        self.headers = headers  # list of (name, value), names as sent
-        self.body = body        # bytes
-
-    def header(self, name):
-        """The first value of a header (case-insensitive), or None."""
-        for k, v in self.headers:
-            if k.lower() == name.lower():
-                return v
-        return None
-
-    def header_all(self, name):
-        return [v for k, v in self.headers if k.lower() == name.lower()]
-
-    @property
-    def text(self):
-        return self.body.decode("utf-8", "replace")
-
-    def __repr__(self):
-        return "<Response %s %s, %d bytes>" % (self.status, self.reason, len(self.body))
-
-
-def http_request(port, method, path, headers=None, body=None, timeout=10.0):
-    """One request on a fresh connection (Connection: close)."""
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        hdrs = {"Connection": "close"}
-        hdrs.update(headers or {})
-        conn.request(method, path, body=body, headers=hdrs)
-        r = conn.getresponse()
-        data = r.read()
-        return Response(r.status, r.reason, r.getheaders(), data)
-    finally:
-        conn.close()
-
-
-def http_get(port, path, **kw):
-    return http_request(port, "GET", path, **kw)
-
-
-class KeepAlive:
-    """A reused HTTP/1.1 connection; reconnects after an error (the error is raised)."""
-
-    def __init__(self, port, timeout=10.0):
-        self.port = port
-        self.timeout = timeout
-        self.conn = None
-
-    def request(self, method, path, headers=None):
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection(HOST, self.port, timeout=self.timeout)
-        try:
-            self.conn.request(method, path, headers=headers or {})
-            r = self.conn.getresponse()
-            data = r.read()
-            resp = Response(r.status, r.reason, r.getheaders(), data)
-            if r.will_close:
-                self.close()
-            return resp
-        except Exception:
-            self.close()
-            raise
-
-    def close(self):
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-
-
-def raw_exchange(port, data, timeout=5.0):
-    """Sends bytes on a fresh TCP connection and reads until the server closes it or the
-    answer is complete (headers plus Content-Length bytes). Returns (bytes, how) where how
-    is "eof", "complete", "reset" or "timeout"."""
-    deadline = time.monotonic() + timeout
-    s = socket.create_connection((HOST, port), timeout=timeout)
-    out = b""
-    try:
-        try:
-            s.sendall(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server may answer and close before reading everything
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return out, ("complete" if _raw_complete(out) else "timeout")
-            s.settimeout(left)
-            try:
-                chunk = s.recv(65536)
-            except socket.timeout:
-                continue
-            except ConnectionResetError:
-                return out, "reset"
-            if not chunk:
-                return out, "eof"
-            out += chunk
-            if _raw_complete(out):
-                # nginx may linger on a request whose body it refused: the answer is all
-                # there, don't wait for the close.
-                return out, "complete"
-    finally:
-        s.close()
-
-
-def _raw_complete(data):
-    head, sep, body = data.partition(b"\r\n\r\n")
-    if not sep or not head.startswith(b"HTTP/"):
-        return False
-    m = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", head)
-    return m is not None and len(body) >= int(m.group(1))
-
-
-def parse_raw_response(data):
-    """(status, headers, body) of a raw answer; status is None when the answer has no
-    HTTP status line (an HTTP/0.9 answer is just the body). headers: list of (name, value)."""
-    if not data.startswith(b"HTTP/"):
-        return None, [], data
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    try:
-        status = int(lines[0].split()[1])
-    except (IndexError, ValueError):
-        return None, [], data
-    headers = []
-    for line in lines[1:]:
-        k, _, v = line.partition(b":")
-        headers.append((k.decode("latin-1").strip(), v.decode("latin-1").strip()))
-    return status, headers, body
-
-
-# ---------------------------------------------------------------------------- FastCGI
-
-FCGI_BEGIN_REQUEST, FCGI_END_REQUEST, FCGI_PARAMS, FCGI_STDIN, FCGI_STDOUT, FCGI_STDERR = 1, 3, 4, 5, 6, 7
-
-
-def _fcgi_record(rtype, req_id, content):
-    pad = (-len(content)) % 8
-    return struct.pack(">BBHHBx", 1, rtype, req_id, len(content), pad) + content + b"\0" * pad
-
-
-def _fcgi_len(n):
-    return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
-
-
-def fcgi_request_bytes(params, req_id=1, keep_conn=False):
-    """A whole FastCGI responder request (BEGIN_REQUEST, PARAMS, empty STDIN)."""
-    out = _fcgi_record(FCGI_BEGIN_REQUEST, req_id, struct.pack(">HB5x", 1, 1 if keep_conn else 0))
-    blob = b""
-    for k, v in params.items():
-        k, v = k.encode(), v.encode()
-        blob += _fcgi_len(len(k)) + _fcgi_len(len(v)) + k + v
-    for i in range(0, len(blob), 65535):
-        out += _fcgi_record(FCGI_PARAMS, req_id, blob[i:i + 65535])
-    out += _fcgi_record(FCGI_PARAMS, req_id, b"")
-    out += _fcgi_record(FCGI_STDIN, req_id, b"")
-    return out
-
-
-def fcgi_params(method, path, query=""):
-    """The parameters nginx sends for a request (see nginx/nginx.conf.in)."""
-    return {
-        "REQUEST_METHOD": method, "DOCUMENT_URI": path,
-        "REQUEST_URI": path + ("?" + query if query else ""), "QUERY_STRING": query,
-        "SERVER_PROTOCOL": "HTTP/1.1",
-    }
-
-
-def fcgi_read_response(sock, timeout=5.0):
-    """Reads one response. Returns dict(stdout, stderr, app_status, protocol_status,
-    complete) where complete tells whether END_REQUEST arrived before EOF/timeout."""
-    deadline = time.monotonic() + timeout
-    buf = b""
-    res = {"stdout": b"", "stderr": b"", "app_status": None, "protocol_status": None,
-           "complete": False, "error": None}
-
-    def need(n):
-        nonlocal buf
-        while len(buf) < n:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                res["error"] = "timeout"
-                return False
-            sock.settimeout(left)
-            try:
-                chunk = sock.recv(65536)
-            except socket.timeout:
-                res["error"] = "timeout"
-                return False
-            except OSError as e:
-                res["error"] = "recv: %s" % e
-                return False
-            if not chunk:
-                res["error"] = "EOF before END_REQUEST"
-                return False
-            buf += chunk
-        return True
-
-    while True:
-        if not need(8):
-            return res
-        _, rtype, _, clen, plen = struct.unpack(">BBHHBx", buf[:8])
-        if not need(8 + clen + plen):
-            return res
-        content = buf[8:8 + clen]
-        buf = buf[8 + clen + plen:]
-        if rtype == FCGI_STDOUT:
-            res["stdout"] += content
-        elif rtype == FCGI_STDERR:
-            res["stderr"] += content
-        elif rtype == FCGI_END_REQUEST:
-            res["app_status"], res["protocol_status"] = struct.unpack(">IB3x", content)
-            res["complete"] = True
-            return res
-
-
-def fcgi_call(sock_path, method, path, timeout=5.0):
-    """One request straight to a worker's unix socket."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    try:
-        s.connect(sock_path)
-        s.sendall(fcgi_request_bytes(fcgi_params(method, path)))
-        return fcgi_read_response(s, timeout)
-    finally:
-        s.close()
-
-
 # ---------------------------------------------------------------------------- the stack
 
 def clean_env(extra=None):
-    """os.environ without the stack's and worker's settings, plus extra."""
+    """os.environ without the stack's and worker's settings, with this suite's sanitizer
+    options, plus extra."""
     env = {k: v for k, v in os.environ.items() if k not in WORKER_ENV_VARS}
+    env.update(SANITIZER_ENV)
     env.update(extra or {})
     return env
 
@@ -590,7 +359,11 @@ class Stack:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def __enter__(self):
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()  # __exit__ is not called when __enter__ raises
+            raise
 
     def __exit__(self, *exc):
         self.stop()
@@ -603,10 +376,16 @@ class Stack:
             env["REDISCLI_AUTH"] = self.extra_env["REDIS_PASSWORD"]
         r = subprocess.run(["redis-cli", "-s", self.redis_sock] + list(args), env=env,
                            capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        # redis-cli reports a failed connection on stderr with exit status 1 and prints
+        # nothing on stdout, which would read as an empty answer.
+        if r.returncode != 0 or r.stderr.strip():
+            raise StackError("redis-cli %s: exit status %d: %s"
+                             % (" ".join(args), r.returncode, r.stderr.decode("utf-8", "replace").strip()))
         return r.stdout.decode().strip()
 
     def visits(self):
-        """The Redis key `visits` as an int (0 when unset). Raises if Redis can't say."""
+        """The Redis key `visits` as an int (0 when unset). Raises if Redis can't say
+        (unreachable, an error reply), so a check of "visits unchanged" cannot pass as 0 == 0."""
         out = self.redis_cli("GET", "visits")
         if out == "":
             return 0
@@ -636,7 +415,7 @@ class Stack:
                 if self.redis_cli("PING", timeout=2) == "PONG":
                     self.redis_pid()
                     return p
-            except subprocess.TimeoutExpired:
-                pass
+            except (subprocess.TimeoutExpired, StackError):
+                pass  # not listening yet
             time.sleep(0.05)
         raise StackError("Redis restarted by stack.sh redis did not answer PING in %.0f s" % timeout)

@@ -1,0 +1,71 @@
+"""Load for tests, at 127.0.0.1 only: a burst of requests over several keep-alive
+connections, and polling until a condition holds. Standard library only.
+
+    results = burst(port, "/count", 5000, 50)   # [(status or error text, Response, t)]
+    value, seconds = poll(lambda: ..., timeout=5)
+"""
+import threading
+import time
+
+from lib.http_client import KeepAlive
+from lib.results import expect
+
+
+def burst(port, path, total, conns, on_response=None, timeout=60.0):
+    """`total` GET requests spread over `conns` threads, each with one keep-alive
+    connection. Returns a list of (status or exception text, response or None, t) where t
+    is the time.monotonic() of the answer. on_response(item) is called in the thread that
+    got the answer, as it comes (to act in the middle of the burst)."""
+    results = []
+    lock = threading.Lock()
+    counter = [0]
+
+    def work():
+        c = KeepAlive(port, timeout=10)
+        try:
+            while True:
+                with lock:
+                    if counter[0] >= total:
+                        return
+                    counter[0] += 1
+                try:
+                    r = c.request("GET", path)
+                    item = (r.status, r, time.monotonic())
+                except Exception as e:  # recorded as a failed request
+                    item = ("%s: %s" % (type(e).__name__, e), None, time.monotonic())
+                with lock:
+                    results.append(item)
+                if on_response:
+                    on_response(item)
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(conns)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.1, deadline - time.monotonic()))
+    expect(not any(t.is_alive() for t in threads), "the burst of %d requests did not finish in %.0f s"
+           % (total, timeout))
+    return results
+
+
+def failures(results):
+    """"" when every answer of a burst was 200, else how many were not and with what."""
+    bad = [r[0] for r in results if r[0] != 200]
+    if not bad:
+        return ""
+    return "%d of %d requests failed: %s" % (len(bad), len(results), sorted(set(map(str, bad)))[:5])
+
+
+def poll(fn, timeout, interval=0.1):
+    """Calls fn until it returns a true value or timeout passes; returns (value, seconds)."""
+    t0 = time.monotonic()
+    while True:
+        v = fn()
+        if v:
+            return v, time.monotonic() - t0
+        if time.monotonic() - t0 > timeout:
+            return None, time.monotonic() - t0
+        time.sleep(interval)
