@@ -46,7 +46,7 @@ UNIT_OBJS := $(addprefix $(BUILD)/unit/,test_unit_main.o test_template.o test_co
 export PORT WORKERS STATE_DIR FCGI_THREADS FASTCGI_KEEPALIVE NGINX_WORKER_PROCESSES
 
 .PHONY: all worker check unit-tests store-tests integration-tests check-compose check-browser \
-        run bench bench-sizing install uninstall clean deps deps-check
+        run bench bench-sizing bench-deploy install uninstall clean deps deps-check
 
 all: worker
 
@@ -111,6 +111,12 @@ bench: $(WORKER)
 bench-sizing: $(WORKER)
 	@scripts/deps.sh wrk
 	/usr/bin/python3 bench/bench.py --sizing --worker $(WORKER) --duration $(DURATION) --connections $(CONNECTIONS)
+
+# The compose deployment (published port, and inside nginx's network namespace) beside the
+# native stack, with the same wrk settings; needs a Docker engine.
+bench-deploy: $(WORKER)
+	@scripts/deps.sh wrk
+	/usr/bin/python3 bench/deploy.py --worker $(WORKER) --duration $(DURATION) --connections $(CONNECTIONS)
 
 install: $(WORKER)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/khalid-tracker/templates/static

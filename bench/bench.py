@@ -7,21 +7,27 @@ with wrk, at the same connection count and duration:
   (b) /       a rendered page, no Redis;
   (c) /count  a rendered page plus a Redis INCR.
 Reports requests/s, p50/p99 latency, non-2xx and socket errors, the ratios (b)/(a) and
-(c)/(a), whether `visits` rose by exactly the number of 200 answers nginx gave to (c)
-(nginx's access log is the tally: wrk drops the requests in flight when it stops, and
-nginx finishes those with fastcgi_ignore_client_abort), and the workers' resident memory.
+(c)/(a), and the workers' resident memory, and checks the count: `visits` must rise by
+exactly the number of 200 answers nginx gave to (c) (nginx's access log is the tally:
+wrk drops the requests in flight when it stops, and nginx finishes those with
+fastcgi_ignore_client_abort), at least one /count must have answered 200, and nginx must
+have logged at least as many 200s as wrk received answers, less its errors. When the
+count check fails, the results are still written and bench exits with status 1.
 
 `--sizing` instead compares worker processes x threads per worker on / and /count.
 Results go to bench/results/ as JSON and CSV and a Markdown table. A benchmark, not a
-test: it never fails CI and is not part of `make check`.
+test: it is not part of `make check`. bench/deploy.py (make bench-deploy) reuses
+measure() on the Docker Compose deployment.
 """
 import argparse
+import contextlib
 import csv
 import datetime
 import json
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -29,17 +35,20 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests"))
-from lib.stack import Stack, http_get  # noqa: E402
+from lib.stack import Stack, StackError  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
+PAGES = ("/nginx-ping", "/", "/count")
 
 
-def wrk(port, path, duration, connections, threads=2):
-    """Runs wrk once and returns its numbers."""
-    out = subprocess.run(
-        ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration, "--latency",
-         "--timeout", "5s", "http://127.0.0.1:%d%s" % (port, path)],
-        capture_output=True, text=True, check=True).stdout
+def wrk(url, duration, connections, threads=2, netns_pid=None):
+    """Runs wrk once against url and returns its numbers. netns_pid: run it inside that
+    process's network namespace (the binary and files stay the host's)."""
+    argv = ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration, "--latency",
+            "--timeout", "5s", url]
+    if netns_pid is not None:
+        argv = ["nsenter", "-t", str(netns_pid), "-n", "--"] + argv
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
 
     def ms(label):
         m = re.search(r"^\s+%s\s+([\d.]+)(us|ms|s)\s*$" % re.escape(label), out, re.M)
@@ -51,7 +60,7 @@ def wrk(port, path, duration, connections, threads=2):
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
-        "path": path,
+        "path": url[url.index("/", len("http://")):],
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "requests": requests,
         "p50_ms": ms("50%"),
@@ -66,15 +75,13 @@ def rss_kb(pid):
         return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
 
 
-def count_200s(access_log, offset):
-    """/count requests answered 200 in the access log after byte offset."""
+def count_200s(lines):
+    """How many of these access log lines (combined format, bytes) are /count answered 200."""
     n = 0
-    with open(access_log, "rb") as f:
-        f.seek(offset)
-        for line in f:
-            parts = line.split(b'"')
-            if len(parts) > 2 and parts[1].split(b" ")[1:2] == [b"/count"] and parts[2].split()[:1] == [b"200"]:
-                n += 1
+    for line in lines:
+        parts = line.split(b'"')
+        if len(parts) > 2 and parts[1].split(b" ")[1:2] == [b"/count"] and parts[2].split()[:1] == [b"200"]:
+            n += 1
     return n
 
 
@@ -93,17 +100,79 @@ def machine():
             "redis": version(["redis-server", "--version"]).split()[2]}
 
 
-def wait_for_log_flush(access_log):
-    """nginx writes the access log in 64k buffers, flushed when a second old: wait until the
-    file has not grown for two full flush periods."""
-    size, still = -1, 0
-    for _ in range(60):
-        cur = os.path.getsize(access_log)
-        still = still + 1 if cur == size else 0
+def wait_until_still(size, period=1.1, tries=60):
+    """nginx writes its access log in buffers flushed when a second old: waits until
+    size() has not changed for two full flush periods."""
+    last, still = -1, 0
+    for _ in range(tries):
+        cur = size()
+        still = still + 1 if cur == last else 0
         if still == 2:
             return
-        size = cur
-        time.sleep(1.1)
+        last = cur
+        time.sleep(period)
+
+
+class NativeTarget:
+    """The native stack as a thing to measure: nginx on 127.0.0.1:PORT, its access log
+    file as the tally of answers, Redis over its unix socket as the counter."""
+    netns_pid = None
+
+    def __init__(self, stack, label="native"):
+        self.stack, self.label = stack, label
+        self.access_log = os.path.join(stack.state_dir, "log", "access.log")
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.stack.port, path)
+
+    def visits(self):
+        return self.stack.visits()
+
+    def log_mark(self):
+        wait_until_still(lambda: os.path.getsize(self.access_log))
+        return os.path.getsize(self.access_log)
+
+    def count_200s_since(self, mark):
+        wait_until_still(lambda: os.path.getsize(self.access_log))
+        with open(self.access_log, "rb") as f:
+            f.seek(mark)
+            return count_200s(f)
+
+
+def measure(target, duration, connections):
+    """(a), (b) and (c) on one target with the same wrk settings, and the count check of (c)."""
+    def run(path, secs):
+        return wrk(target.url(path), secs, connections, netns_pid=target.netns_pid)
+    for path in PAGES:  # warm up connections and caches
+        run(path, 1)
+    a = run("/nginx-ping", duration)
+    b = run("/", duration)
+    before, mark = target.visits(), target.log_mark()
+    c = run("/count", duration)
+    ok200 = target.count_200s_since(mark)
+    rose = target.visits() - before
+    check = {"visits_rose_by": rose, "nginx_200s": ok200, "wrk_answers": c["requests"],
+             "exact": rose == ok200}
+    check["failures"] = count_failures(check, c)
+    return {"ceiling": a, "home": b, "count": c, "count_check": check,
+            "ratio_home": b["rps"] / a["rps"], "ratio_count": c["rps"] / a["rps"]}
+
+
+def count_failures(check, c):
+    """Why the count of a /count run is wrong, one sentence each (empty: it is right)."""
+    out = []
+    if check["nginx_200s"] == 0:
+        out.append("no /count request was answered 200")
+    if check["visits_rose_by"] != check["nginx_200s"]:
+        out.append("visits rose by %d, but nginx answered %d /count requests with 200"
+                   % (check["visits_rose_by"], check["nginx_200s"]))
+    # A request wrk timed out may still be answered (and counted by wrk), so its socket
+    # errors are taken off as well as its non-2xx answers.
+    received = c["requests"] - c["non2xx"] - c["socket_errors"]
+    if check["nginx_200s"] < received:
+        out.append("nginx logged %d /count 200s, fewer than the %d wrk received less its errors"
+                   % (check["nginx_200s"], received))
+    return out
 
 
 def stack_settings(stack):
@@ -123,47 +192,117 @@ def keepalive_env(value):
     return {} if value is None else {"FASTCGI_KEEPALIVE": str(value)}
 
 
-def run_main(args, worker):
-    with Stack(worker, workers=args.workers, threads=args.threads, name="bench",
-               nginx_processes=args.nginx_processes, env=keepalive_env(args.keepalive)) as stack:
-        settings = stack_settings(stack)
-        access_log = os.path.join(stack.state_dir, "log", "access.log")
-        for path in ("/nginx-ping", "/", "/count"):  # warm up connections and caches
-            wrk(stack.port, path, 1, args.connections)
-        wait_for_log_flush(access_log)
-        a = wrk(stack.port, "/nginx-ping", args.duration, args.connections)
-        b = wrk(stack.port, "/", args.duration, args.connections)
-        wait_for_log_flush(access_log)
-        before, offset = stack.visits(), os.path.getsize(access_log)
-        c = wrk(stack.port, "/count", args.duration, args.connections)
-        wait_for_log_flush(access_log)
-        rose, ok200 = stack.visits() - before, count_200s(access_log, offset)
-        rss = [rss_kb(p) for p in stack.worker_pids()]
-    result = {
-        "when": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": machine(),
-        "settings": dict(settings, connections=args.connections, duration_s=args.duration),
-        "ceiling": a, "home": b, "count": c,
-        "ratio_home": b["rps"] / a["rps"], "ratio_count": c["rps"] / a["rps"],
-        "count_check": {"visits_rose_by": rose, "nginx_200s": ok200, "wrk_answers": c["requests"],
-                        "exact": rose == ok200},
-        "worker_rss_kb": rss,
-    }
-    rows = [("(a) nginx from memory", a), ("(b) /", b), ("(c) /count", c)]
+@contextlib.contextmanager
+def native_stack(args, name, workers=None, threads=None, keepalive=None):
+    """A started native stack that is stopped and removed on every way out, a failed start
+    included (Stack's own context manager leaves its temp dir when start() raises)."""
+    stack = Stack(args.worker, workers=workers, threads=threads, name=name,
+                  nginx_processes=args.nginx_processes, env=keepalive_env(keepalive),
+                  die_with_parent=True)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+        stack.cleanup()
+
+
+def stop_on_sigterm():
+    """SIGTERM unwinds like Ctrl-C, so every `finally` tears down what it started."""
+    def raise_exit(signum, frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, raise_exit)
+
+
+def now_utc():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def append_history(path, header, row):
+    """Appends a row to a CSV file; when the columns have changed, rewrites the file under
+    the new header first, old rows keeping their values and an empty cell for each new
+    column."""
+    rows = []
+    if os.path.exists(path):
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            if reader.fieldnames != header:
+                rows = list(reader)
+                lost = set(reader.fieldnames or []) - set(header)
+                if lost:
+                    raise SystemExit("bench: %s has columns this version does not write: %s" % (path, sorted(lost)))
+            else:
+                rows = None
+    if rows is None:
+        with open(path, "a", newline="") as f:
+            csv.DictWriter(f, header).writerow(row)
+        return
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, header, restval="")
+        w.writeheader()
+        w.writerows(rows)
+        w.writerow(row)
+    os.replace(tmp, path)
+
+
+HISTORY_COLUMNS = [
+    "when", "workers", "threads", "connections", "duration_s", "ceiling_rps", "home_rps", "home_p99_ms",
+    "count_rps", "count_p99_ms", "ratio_home", "ratio_count", "count_exact", "max_worker_rss_kb",
+    "fastcgi_keepalive", "nginx_processes",
+    # Added with the count check's failure exit; empty in the rows written before.
+    "ceiling_non2xx", "ceiling_socket_errors", "home_non2xx", "home_socket_errors",
+    "count_non2xx", "count_socket_errors", "count_nginx_200s", "count_visits_rose", "count_wrk_answers"]
+
+
+def error_cells(m):
+    row = {}
+    for key in ("ceiling", "home", "count"):
+        row[key + "_non2xx"] = m[key]["non2xx"]
+        row[key + "_socket_errors"] = m[key]["socket_errors"]
+    cc = m["count_check"]
+    row.update(count_nginx_200s=cc["nginx_200s"], count_visits_rose=cc["visits_rose_by"],
+               count_wrk_answers=cc["wrk_answers"])
+    return row
+
+
+def results_table(rows):
+    """Markdown rows of (label, measurement): one line per page, ratios to that label's (a)."""
     lines = ["| load | req/s | p50 ms | p99 ms | non-2xx | socket errors | vs (a) |",
              "|---|---:|---:|---:|---:|---:|---:|"]
-    for name, r in rows:
-        lines.append("| %s | %.0f | %.2f | %.2f | %d | %d | %.2f |" % (
-            name, r["rps"], r["p50_ms"], r["p99_ms"], r["non2xx"], r["socket_errors"], r["rps"] / a["rps"]))
-    m = result["machine"]
+    for label, m in rows:
+        a = m["ceiling"]
+        for name, key in (("(a) nginx from memory", "ceiling"), ("(b) /", "home"), ("(c) /count", "count")):
+            r = m[key]
+            lines.append("| %s%s | %.0f | %.2f | %.2f | %d | %d | %.2f |" % (
+                label + " " if label else "", name, r["rps"], r["p50_ms"], r["p99_ms"], r["non2xx"],
+                r["socket_errors"], r["rps"] / a["rps"]))
+    return lines
+
+
+def count_line(label, cc):
+    return "%svisits rose by %d; nginx answered %d /count requests with 200 (wrk saw %d): %s." % (
+        label, cc["visits_rose_by"], cc["nginx_200s"], cc["wrk_answers"],
+        "exact" if not cc["failures"] else "WRONG: " + "; ".join(cc["failures"]))
+
+
+def run_main(args):
+    with native_stack(args, "bench", args.workers, args.threads, args.keepalive) as stack:
+        settings = stack_settings(stack)
+        m = measure(NativeTarget(stack), args.duration, args.connections)
+        rss = [rss_kb(p) for p in stack.worker_pids()]
+    result = dict(m, when=now_utc(), machine=machine(),
+                  settings=dict(settings, connections=args.connections, duration_s=args.duration),
+                  worker_rss_kb=rss)
+    lines = results_table([("", m)])
+    mach = result["machine"]
     lines.append("")
     lines.append("%s; %d CPUs (%s), kernel %s, %s, redis %s; %d workers x %d threads, "
                  "FastCGI keep-alive %d, %d nginx worker processes, wrk -t2 -c%d -d%ds." % (
-                     result["when"], m["cpus"], m["cpu"], m["kernel"], m["nginx"], m["redis"],
+                     result["when"], mach["cpus"], mach["cpu"], mach["kernel"], mach["nginx"], mach["redis"],
                      settings["workers"], settings["threads_per_worker"], settings["fastcgi_keepalive"],
                      settings["nginx_worker_processes"], args.connections, args.duration))
-    lines.append("visits rose by %d; nginx answered %d /count requests with 200 (wrk saw %d): %s." % (
-        rose, ok200, c["requests"], "exact" if rose == ok200 else "MISMATCH"))
+    lines.append(count_line("", m["count_check"]))
     lines.append("worker resident memory after the load: %s." % ", ".join("%.1f MB" % (k / 1024) for k in rss))
     table = "\n".join(lines)
     print(table)
@@ -172,35 +311,31 @@ def run_main(args, worker):
         json.dump(result, f, indent=2)
     with open(os.path.join(RESULTS, "latest.md"), "w") as f:
         f.write(table + "\n")
-    history = os.path.join(RESULTS, "history.csv")
-    new = not os.path.exists(history)
-    with open(history, "a", newline="") as f:
-        w = csv.writer(f)
-        if new:
-            w.writerow(["when", "workers", "threads", "connections", "duration_s", "ceiling_rps",
-                        "home_rps", "home_p99_ms", "count_rps", "count_p99_ms", "ratio_home",
-                        "ratio_count", "count_exact", "max_worker_rss_kb", "fastcgi_keepalive",
-                        "nginx_processes"])
-        w.writerow([result["when"], settings["workers"], settings["threads_per_worker"], args.connections,
-                    args.duration, round(a["rps"]), round(b["rps"]), b["p99_ms"], round(c["rps"]),
-                    c["p99_ms"], round(result["ratio_home"], 3), round(result["ratio_count"], 3),
-                    result["count_check"]["exact"], max(rss), settings["fastcgi_keepalive"],
-                    settings["nginx_worker_processes"]])
+    a, b, c = m["ceiling"], m["home"], m["count"]
+    append_history(os.path.join(RESULTS, "history.csv"), HISTORY_COLUMNS, dict(
+        error_cells(m), when=result["when"], workers=settings["workers"],
+        threads=settings["threads_per_worker"], connections=args.connections, duration_s=args.duration,
+        ceiling_rps=round(a["rps"]), home_rps=round(b["rps"]), home_p99_ms=b["p99_ms"],
+        count_rps=round(c["rps"]), count_p99_ms=c["p99_ms"], ratio_home=round(m["ratio_home"], 3),
+        ratio_count=round(m["ratio_count"], 3), count_exact=not m["count_check"]["failures"],
+        max_worker_rss_kb=max(rss), fastcgi_keepalive=settings["fastcgi_keepalive"],
+        nginx_processes=settings["nginx_worker_processes"]))
+    return 1 if m["count_check"]["failures"] else 0
 
 
-def run_sizing(args, worker):
+def run_sizing(args):
     grid = [(1, 16), (1, 64), (1, 128), (2, 32), (2, 64), (3, 64), (4, 32)]
     rows = []
     for workers, threads in grid:
         keepalive = None
         if args.keepalive is not None:  # as given, but never more than the threads allow
             keepalive = min(args.keepalive, (threads - 1) // (args.nginx_processes or 1))
-        with Stack(worker, workers=workers, threads=threads, name="sizing",
-                   nginx_processes=args.nginx_processes, env=keepalive_env(keepalive)) as stack:
+        with native_stack(args, "sizing", workers, threads, keepalive) as stack:
             settings = stack_settings(stack)
-            wrk(stack.port, "/count", 1, args.connections)
-            home = wrk(stack.port, "/", args.duration, args.connections)
-            count = wrk(stack.port, "/count", args.duration, args.connections)
+            target = NativeTarget(stack)
+            wrk(target.url("/count"), 1, args.connections)
+            home = wrk(target.url("/"), args.duration, args.connections)
+            count = wrk(target.url("/count"), args.duration, args.connections)
             rss = max(rss_kb(p) for p in stack.worker_pids())
         rows.append((settings, home, count, rss))
         print("workers=%d threads=%d keep-alive=%d: / %.0f req/s p99 %.1f ms; /count %.0f req/s p99 %.1f ms; rss %.1f MB"
@@ -219,8 +354,7 @@ def run_sizing(args, worker):
     procs = rows[0][0]["nginx_worker_processes"]
     with open(os.path.join(RESULTS, "sizing.md"), "w") as f:
         f.write(table + "\n\n%d nginx worker process(es); wrk -t2 -c%d -d%ds each; %s, %d CPUs (%s).\n" % (
-            procs, args.connections, args.duration,
-            datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"), os.cpu_count(), machine()["cpu"]))
+            procs, args.connections, args.duration, now_utc()[:10], os.cpu_count(), machine()["cpu"]))
     with open(os.path.join(RESULTS, "sizing.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["workers", "threads", "fastcgi_keepalive", "nginx_processes", "home_rps", "home_p99_ms",
@@ -229,10 +363,12 @@ def run_sizing(args, worker):
             w.writerow([st["workers"], st["threads_per_worker"], st["fastcgi_keepalive"],
                         st["nginx_worker_processes"], round(home["rps"]), home["p99_ms"], round(count["rps"]),
                         count["p99_ms"], rss])
+    return 0
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def arg_parser(description):
+    """The options make bench and make bench-deploy share (one set of wrk settings)."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--worker", default=os.environ.get("KHALID_WORKER", os.path.join(REPO, "build/release/khalid-fcgi")))
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
@@ -243,11 +379,27 @@ def main():
     ap.add_argument("--keepalive", type=int, default=env_int("FASTCGI_KEEPALIVE"),
                     help="idle nginx->worker connections per nginx process (0: off)")
     ap.add_argument("--nginx-processes", type=int, default=env_int("NGINX_WORKER_PROCESSES"))
-    ap.add_argument("--sizing", action="store_true", help="compare worker counts and threads per worker")
-    args = ap.parse_args()
+    return ap
+
+
+def require_wrk():
     if subprocess.run(["which", "wrk"], capture_output=True).returncode != 0:
         sys.exit("bench: wrk is missing (apt-get install wrk)")
-    (run_sizing if args.sizing else run_main)(args, args.worker)
+
+
+def main():
+    ap = arg_parser(__doc__.split("\n")[0])
+    ap.add_argument("--sizing", action="store_true", help="compare worker counts and threads per worker")
+    args = ap.parse_args()
+    require_wrk()
+    stop_on_sigterm()
+    try:
+        rc = (run_sizing if args.sizing else run_main)(args)
+    except StackError as e:
+        sys.exit("bench: the native stack did not start: %s" % e)
+    if rc:
+        print("bench: FAILED: the count is wrong (results written all the same)", file=sys.stderr)
+    sys.exit(rc)
 
 
 if __name__ == "__main__":
