@@ -57,6 +57,8 @@ START_TEST(parse_errors) {
         {"10.0.0.0/33", "10.0.0.0/33: prefix length out of range (0 to 32)"},
         {"2001:db8::/129", "2001:db8::/129: prefix length out of range (0 to 128)"},
         {"10.0.0.0/99999999999999999999", "10.0.0.0/99999999999999999999: prefix length out of range (0 to 32)"},
+        /* 2^32 + 8: a parser that wraps around would read 8. */
+        {"10.0.0.0/4294967304", "10.0.0.0/4294967304: prefix length out of range (0 to 32)"},
         {"10.0.0.1/8", "10.0.0.1/8: host bits set (the network is 10.0.0.0/8)"},
         {"192.168.1.1/23", "192.168.1.1/23: host bits set (the network is 192.168.0.0/23)"},
         {"2001:db8::1/32", "2001:db8::1/32: host bits set (the network is 2001:db8::/32)"},
