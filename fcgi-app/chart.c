@@ -165,14 +165,15 @@ static void chartSeriesBars(buf *out, const chart *c, int s, int nseries, unsign
     const chartSeries *sr = &c->series[s];
     unsigned long long plotW = (PLOT_RIGHT - PLOT_LEFT) * 10, plotH = (PLOT_BOTTOM - PLOT_TOP) * 10;
     unsigned long long slot = plotW / c->n, barW = slot * (nseries == 2 ? 38 : 70) / 100;
-    bufAppendStr(out, "<g class=\"bars ");
+    bufAppendStr(out, "<g class=\"chart-bars ");
     chartText(out, sr->cssClass);
     bufAppendStr(out, "\">");
     for (size_t i = 0; i < c->n; i++) {
         unsigned long long v = chartValue(sr, i);
         /* In double: v * plotH would overflow 64 bits near LLONG_MAX. */
         unsigned long long h = (unsigned long long)((double)v / (double)nice * (double)plotH + 0.5);
-        unsigned long long x = PLOT_LEFT * 10 + i * plotW / c->n + (slot - barW * nseries) / 2 + barW * s;
+        unsigned long long slotX = PLOT_LEFT * 10 + i * plotW / c->n;
+        unsigned long long x = slotX + (slot - barW * nseries) / 2 + barW * s;
         char grouped[40];
         formatGrouped((long long)v, grouped, sizeof(grouped));
         bufAppendStr(out, "<rect");
@@ -251,7 +252,8 @@ static unsigned chartTextWidth(const char *s) {
 
 /* Appends one half's text twice, a shadow 1px below, as shields.io draws it. */
 static void chartBadgeText(buf *out, const char *s, unsigned centre, unsigned width) {
-    static const char *const lines[] = {" y=\"15\" fill=\"#010101\" fill-opacity=\".3\"", " y=\"14\""};
+    static const char *const lines[] = {" y=\"15\" fill=\"#010101\" fill-opacity=\".3\"",
+                                        " y=\"14\""};
     for (int k = 0; k < 2; k++) {
         bufAppendStr(out, "<text");
         chartAttr(out, "x", centre);

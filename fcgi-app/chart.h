@@ -1,9 +1,9 @@
 /* chart: inline SVG for the stats page and the badge, rendered by the worker (no
  * JavaScript, no third-party request). Every text is escaped with bufAppendHtml(), whose
  * entities are valid XML too. Styling comes from classes that templates/static/style.css
- * defines (svg.chart, .legend, .grid, .axis, .axis-label, .x-labels .alt, .bars and each
- * series' cssClass): the page's CSP forbids style attributes. Coordinates are written
- * with integers only, so no locale can change them. Pure: appends to a buf. */
+ * defines (svg.chart, .legend, .grid, .axis, .axis-label, .x-labels .alt, .chart-bars
+ * and each series' cssClass): the page's CSP forbids style attributes. Coordinates are
+ * written with integers only, so no locale can change them. Pure: appends to a buf. */
 #ifndef KT_CHART_H
 #define KT_CHART_H
 

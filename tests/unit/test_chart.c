@@ -113,19 +113,22 @@ START_TEST(bars_structure) {
     ck_assert_ptr_nonnull(strstr(svg, "<title id=\"hours-title\">Views and visitors, last 48 hours</title>"));
     ck_assert_ptr_nonnull(strstr(svg, "<desc id=\"hours-desc\">One pair of bars per hour.</desc>"));
     char part[1 << 16];
-    ck_assert_int_eq(count(group(svg, "<g class=\"bars series-views\">", part, sizeof(part)), "<rect"), 48);
+    ck_assert_int_eq(count(group(svg, "<g class=\"chart-bars series-views\">", part, sizeof(part)), "<rect"), 48);
     ck_assert_int_eq(count(part, "<title>"), 48);
     ck_assert_ptr_nonnull(strstr(part, "<title>2026-12-01 13:00: 12 views</title></rect>"));
     ck_assert_ptr_nonnull(strstr(part, "<title>2026-11-30 14:00: 0 views</title></rect>"));
-    ck_assert_int_eq(count(group(svg, "<g class=\"bars series-visitors\">", part, sizeof(part)), "<rect"), 48);
+    group(svg, "<g class=\"chart-bars series-visitors\">", part, sizeof(part));
+    ck_assert_int_eq(count(part, "<rect"), 48);
     ck_assert_ptr_nonnull(strstr(part, "<title>2026-12-01 13:00: 23 visitors</title></rect>"));
     ck_assert_int_eq(count(svg, "<rect"), 96);
     /* Every 6th label back from the newest bar, its last word; every other one "alt". */
-    ck_assert_str_eq(texts(svg, "<g class=\"axis-label x-labels\""), "13:00,07:00,01:00,19:00,13:00,07:00,01:00,19:00");
-    ck_assert_int_eq(count(group(svg, "<g class=\"axis-label x-labels\"", part, sizeof(part)), "class=\"alt\""), 4);
+    const char *xLabels = "<g class=\"axis-label x-labels\"";
+    ck_assert_str_eq(texts(svg, xLabels), "13:00,07:00,01:00,19:00,13:00,07:00,01:00,19:00");
+    ck_assert_int_eq(count(group(svg, xLabels, part, sizeof(part)), "class=\"alt\""), 4);
     ck_assert_ptr_nonnull(strstr(part, "<text text-anchor=\"end\" x=\"712\""));
     ck_assert_ptr_nonnull(strstr(svg, "<tspan class=\"series-views\">\xE2\x96\xA0</tspan> views"));
-    ck_assert_ptr_nonnull(strstr(svg, "<tspan dx=\"1.2em\" class=\"series-visitors\">\xE2\x96\xA0</tspan> visitors"));
+    ck_assert_ptr_nonnull(strstr(svg, "<tspan dx=\"1.2em\" class=\"series-visitors\">\xE2\x96\xA0</tspan> "
+                                      "visitors"));
     ck_assert_msg(strstr(svg, "style") == NULL, "a style attribute: the CSP would block it");
     ck_assert_str_eq(svg + strlen(svg) - 6, "</svg>");
     expectWellFormed(svg, 1);
@@ -141,8 +144,9 @@ START_TEST(bars_escaping) {
     ck_assert_msg(strstr(svg, "<&") == NULL && strstr(svg, "\">'") == NULL && strstr(svg, "<script") == NULL,
                   "raw text in %s", svg);
     ck_assert_ptr_nonnull(strstr(svg, "<title>a &lt;&amp;&quot;&gt;&#39; b: 1 &lt;&amp;&quot;&gt;&#39;</title>"));
-    ck_assert_ptr_nonnull(strstr(svg, "aria-labelledby=\"&lt;&amp;&quot;&gt;&#39;-title &lt;&amp;&quot;&gt;&#39;-desc\""));
-    ck_assert_ptr_nonnull(strstr(svg, "class=\"bars x&quot;onload=&quot;y\""));
+    ck_assert_ptr_nonnull(strstr(svg, "aria-labelledby=\"&lt;&amp;&quot;&gt;&#39;-title "
+                                      "&lt;&amp;&quot;&gt;&#39;-desc\""));
+    ck_assert_ptr_nonnull(strstr(svg, "class=\"chart-bars x&quot;onload=&quot;y\""));
     ck_assert_ptr_nonnull(strstr(svg, ">&lt;script&gt;</text>"));
     expectWellFormed(svg, 1);
 }
@@ -200,8 +204,9 @@ START_TEST(bar_heights) {
     /* A negative value (outside the contract) is drawn as 0, not wrapped around. */
     ck_assert_ptr_nonnull(strstr(svg, "height=\"0\"><title>a: 0 visitors</title>"));
     /* Side by side: visitors start where views end. */
-    const char *visitorsBar = strstr(strstr(svg, "bars series-visitors\">"), "<rect");
-    ck_assert_double_eq_tol(attr(visitorsBar, "x"), attr(strstr(svg, "<rect"), "x") + attr(strstr(svg, "<rect"), "width"), 0.05);
+    const char *viewsBar = strstr(svg, "<rect");
+    const char *visitorsBar = strstr(strstr(svg, "chart-bars series-visitors\">"), "<rect");
+    ck_assert_double_eq_tol(attr(visitorsBar, "x"), attr(viewsBar, "x") + attr(viewsBar, "width"), 0.05);
 }
 END_TEST
 
@@ -242,7 +247,8 @@ START_TEST(coordinates_plain_numbers) {
     chart c = hourly();
     const char *svg = render(&c);
     /* Every number attribute: digits with at most one decimal, never a comma. */
-    static const char *const names[] = {" x=\"", " y=\"", " width=\"", " height=\"", " x1=\"", " x2=\"", " y1=\"", " y2=\""};
+    static const char *const names[] = {" x=\"", " y=\"", " width=\"", " height=\"",
+                                        " x1=\"", " x2=\"", " y1=\"", " y2=\""};
     int seen = 0;
     for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
         for (const char *p = svg; (p = strstr(p, names[k])) != NULL; seen++) {
