@@ -1,6 +1,6 @@
-# Khalid Tracker. `make run` starts the native stack, `make check` runs every test.
-# `make SANITIZE=1 check` builds with ASan/UBSan; `make VALGRIND=1 check` runs the workers
-# under valgrind.
+# Khalid Tracker. `make run` starts the native stack, `make check` runs every test
+# (release and ASan/UBSan builds, the worker under valgrind too); `make SANITIZE=1 …` builds
+# with ASan/UBSan into build/sanitize/, and `make SANITIZE=1 check` tests that build only.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -28,29 +28,35 @@ CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check)
 ALL_CFLAGS   = $(STD) $(WARNINGS) $(OPTIMIZE) $(SANFLAGS) $(CFLAGS)
 
 WORKER   := $(BUILD)/khalid-fcgi
+# The same worker with a clock that tests can set (KHALID_FAKE_NOW_FILE); never installed.
+FAKECLOCK_WORKER := $(BUILD)/khalid-fcgi-fakeclock
 # Code that reads outside data, with no libfcgi and no hiredis: unit tests and fuzz
 # targets link these alone.
-PURE_SRCS := buf.c config.c file.c format.c log.c request.c response.c template.c
+PURE_SRCS := buf.c chart.c cidr.c clock.c config.c file.c format.c log.c referrer.c request.c response.c siphash.c \
+             template.c ua.c
 # The site behind the FastCGI loop: views, pages, routes and the Redis store.
-SITE_SRCS := $(PURE_SRCS) pages.c routes.c store.c view.c
+SITE_SRCS := $(PURE_SRCS) pages.c routes.c stats.c statspage.c store.c track.c trackpages.c view.c
 PURE_OBJS := $(PURE_SRCS:%.c=$(BUILD)/%.o)
 SITE_OBJS := $(SITE_SRCS:%.c=$(BUILD)/%.o)
 UNIT     := $(BUILD)/unit-tests
 STORE    := $(BUILD)/store-tests
 # The unit-test program: the pure suites, plus routes through the real templates.
 UNIT_OBJS := $(addprefix $(BUILD)/unit/,test_unit_main.o test_template.o test_config.o \
-             test_request.o test_response.o test_routes.o scratch.o)
+             test_request.o test_response.o test_routes.o test_ua.o test_referrer.o test_cidr.o \
+             test_siphash.o test_chart.o test_clock.o test_stats.o scratch.o)
 
 # Native stack settings, passed through to scripts/stack.sh, which holds their defaults:
 # make run PORT=8080 WORKERS=4 FCGI_THREADS=32 STATE_DIR=/tmp/kt
 export PORT WORKERS STATE_DIR FCGI_THREADS FASTCGI_KEEPALIVE NGINX_WORKER_PROCESSES
 
-.PHONY: all worker check unit-tests store-tests integration-tests check-compose check-browser \
+.PHONY: all worker fakeclock-worker check unit-tests store-tests integration-tests check-compose check-browser \
         run bench bench-sizing bench-deploy install uninstall clean deps deps-check
 
 all: worker
 
 worker: $(WORKER)
+
+fakeclock-worker: $(FAKECLOCK_WORKER)
 
 $(BUILD)/%.o: fcgi-app/%.c | $(BUILD)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
@@ -61,6 +67,12 @@ $(BUILD)/unit/%.o: tests/unit/%.c | $(BUILD)
 	    -DTEST_TEMPLATE_DIR=\"$(CURDIR)/templates\" -MMD -MP -c -o $@ $<
 
 $(WORKER): $(SITE_OBJS) $(BUILD)/worker.o $(BUILD)/main.o
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -pthread
+
+$(BUILD)/clock-fake.o: fcgi-app/clock.c | $(BUILD)
+	$(CC) $(CPPFLAGS) -DKT_FAKE_CLOCK $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FAKECLOCK_WORKER): $(filter-out $(BUILD)/clock.o,$(SITE_OBJS)) $(BUILD)/clock-fake.o $(BUILD)/worker.o $(BUILD)/main.o
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -pthread
 
 $(UNIT): $(SITE_OBJS) $(UNIT_OBJS)
@@ -86,17 +98,17 @@ store-tests: $(STORE)
 
 # The whole native stack (redis-server, spawn-fcgi workers, nginx) on free ports.
 integration-tests: $(WORKER)
-	/usr/bin/python3 tests/integration.py --worker $(WORKER)
+	/usr/bin/python3 tests/integration/run.py --worker $(WORKER)
 
 check: deps
-	@tests/check.sh
+	@CHECK_SANITIZE=$(SANITIZE) tests/check.sh
 
 check-compose:
 	bash tests/check-compose.sh
 
 check-browser: deps $(WORKER)
 	@scripts/deps.sh chromium chromium-driver python3-selenium
-	/usr/bin/python3 tests/browser.py --worker $(WORKER)
+	/usr/bin/python3 tests/browser/run.py --worker $(WORKER)
 
 run: deps $(WORKER)
 	@KHALID_WORKER=$(WORKER) exec scripts/stack.sh run

@@ -56,6 +56,12 @@ int bufAppendUint(buf *b, unsigned long long n) {
     return bufAppend(b, digits + i, sizeof(digits) - i);
 }
 
+int bufAppendInt(buf *b, long long n) {
+    if (n >= 0) return bufAppendUint(b, (unsigned long long)n);
+    bufAppend(b, "-", 1);
+    return bufAppendUint(b, 0ull - (unsigned long long)n);
+}
+
 int bufAppendHtml(buf *b, const char *s, size_t n) {
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
@@ -75,6 +81,40 @@ int bufAppendHtml(buf *b, const char *s, size_t n) {
         start = i + 1;
     }
     bufAppend(b, s + start, n - start);
+    return b->oom ? -1 : 0;
+}
+
+int bufAppendJson(buf *b, const char *s) {
+    static const char hex[] = "0123456789abcdef";
+    bufAppend(b, "\"", 1);
+    size_t start = 0, i = 0;
+    for (; s[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        bufAppend(b, s + start, i - start);
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            bufAppend(b, esc, 2);
+        } else {
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            bufAppend(b, esc, 6);
+        }
+        start = i + 1;
+    }
+    bufAppend(b, s + start, i - start);
+    bufAppend(b, "\"", 1);
+    return b->oom ? -1 : 0;
+}
+
+int bufAppendCsv(buf *b, const char *s) {
+    int quote = strpbrk(s, ",\"\r\n") != NULL;
+    if (quote) bufAppend(b, "\"", 1);
+    if (strchr("=+-@", s[0]) && s[0]) bufAppend(b, "'", 1);
+    for (const char *c = s; *c; c++) {
+        if (*c == '"') bufAppend(b, "\"", 1);
+        bufAppend(b, c, 1);
+    }
+    if (quote) bufAppend(b, "\"", 1);
     return b->oom ? -1 : 0;
 }
 

@@ -22,8 +22,17 @@ int bufAppend(buf *b, const char *s, size_t n);
 int bufAppendStr(buf *b, const char *s);
 /* Appends n in decimal (no printf: heads are formatted on every request). */
 int bufAppendUint(buf *b, unsigned long long n);
-/* Appends s with & < > " ' replaced by HTML entities, safe in text and quoted attributes. */
+/* Appends n in decimal, with a '-' when negative. */
+int bufAppendInt(buf *b, long long n);
+/* Appends s with & < > " ' replaced by HTML entities, safe in text and quoted attributes
+ * of HTML and XML (SVG). */
 int bufAppendHtml(buf *b, const char *s, size_t n);
+/* Appends s as a JSON string, quotes included: " \\ and control characters escaped. */
+int bufAppendJson(buf *b, const char *s);
+/* Appends s as one CSV field (RFC 4180): quoted, with quotes doubled, when it holds a
+ * comma, quote or line break; a leading = + - @ is prefixed with ' so that spreadsheets
+ * do not run it as a formula. */
+int bufAppendCsv(buf *b, const char *s);
 /* NUL-terminates the contents (not counted in len) and returns them, or NULL after OOM. */
 const char *bufCStr(buf *b);
 

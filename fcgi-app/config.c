@@ -85,6 +85,13 @@ static int readUrl(const source *s, const char *name, char *out, size_t n) {
     return 0;
 }
 
+static int readCidrs(const source *s, const char *name, cidrList *out) {
+    const char *v = lookup(s, name);
+    if (v == NULL) return 0;
+    char why[256];
+    return cidrParse(v, out, why, sizeof(why)) < 0 ? invalid(s, name, v, why) : 0;
+}
+
 static int readPassword(const source *s, config *c) {
     const char *pw = lookup(s, "REDIS_PASSWORD"), *file = lookup(s, "REDIS_PASSWORD_FILE");
     if (pw && file)
@@ -113,6 +120,7 @@ int configLoad(config *c, configGetenv get, void *ud, char *err, size_t errlen) 
         .githubUrl = "https://github.com/",
         .linkedinUrl = "https://www.linkedin.com/",
         .showServedBy = 1,
+        .tracking = 1,
     };
     source s = {get ? get : processGetenv, ud, err, errlen};
     if (readString(&s, "REDIS_HOST", c->redisHost, sizeof(c->redisHost)) < 0 ||
@@ -124,7 +132,9 @@ int configLoad(config *c, configGetenv get, void *ud, char *err, size_t errlen) 
         readString(&s, "TEMPLATE_DIR", c->templateDir, sizeof(c->templateDir)) < 0 ||
         readUrl(&s, "GITHUB_URL", c->githubUrl, sizeof(c->githubUrl)) < 0 ||
         readUrl(&s, "LINKEDIN_URL", c->linkedinUrl, sizeof(c->linkedinUrl)) < 0 ||
-        readBool(&s, "SHOW_SERVED_BY", &c->showServedBy) < 0)
+        readBool(&s, "SHOW_SERVED_BY", &c->showServedBy) < 0 ||
+        readBool(&s, "TRACKING", &c->tracking) < 0 ||
+        readCidrs(&s, "IGNORE_IPS", &c->ignoreIps) < 0)
         return -1;
     return 0;
 }

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include "cidr.h"
+
 typedef struct config {
     char redisHost[256];     /* host name, IP address, or a unix socket path starting with '/' */
     int redisPort;
@@ -16,6 +18,8 @@ typedef struct config {
     char githubUrl[512];
     char linkedinUrl[512];
     int showServedBy;        /* show host and pid on /count and in X-Served-By */
+    int tracking;            /* record page views, visitors, referrers, browsers, bots */
+    cidrList ignoreIps;      /* clients whose views are never recorded */
 } config;
 
 /* Looks a variable up; returns NULL when it is unset. */

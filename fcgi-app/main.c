@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "track.h"
 #include "view.h"
 #include "worker.h"
 
@@ -75,18 +76,24 @@ static sigset_t blockSignals(void) {
     return stop;
 }
 
-/* Serves until SIGTERM or SIGINT. Returns the process's exit status, or -1 when threads
- * are still busy after the grace time (the view they read must then stay). */
-static int serveUntilStopped(const view *v, const config *cfg) {
+/* Serves until SIGTERM or SIGINT, with t recording views (may be NULL). Returns the
+ * process's exit status, or -1 when threads are still busy after the grace time (what
+ * they read must then stay). */
+static int serveUntilStopped(const view *v, tracker *t, const config *cfg) {
     sigset_t stop = blockSignals();
+    char err[256];
     if (FCGX_Init() != 0) {
         logLine("FCGX_Init failed");
         return 1;
     }
-    char err[256];
-    workerPool *pool = workerPoolStart(v, cfg, err, sizeof(err));
+    if (t && trackerStart(t, err, sizeof(err)) < 0) {
+        logLine("%s", err);
+        return 1;
+    }
+    workerPool *pool = workerPoolStart(v, t, cfg, err, sizeof(err));
     if (pool == NULL) {
         logLine("%s", err);
+        if (t) trackerStop(t);
         return 1;
     }
     int sig;
@@ -98,6 +105,8 @@ static int serveUntilStopped(const view *v, const config *cfg) {
         return -1;
     }
     workerPoolFree(pool);
+    /* After the last request: the final flush writes every view answered. */
+    if (t) trackerStop(t);
     return 0;
 }
 
@@ -123,6 +132,12 @@ int main(int argc, char **argv) {
         logLine("template error: %s", err);
         return 1;
     }
+    tracker *t = NULL;
+    if (cfg.tracking && !checkOnly && (t = trackerCreate(&cfg, cfg.threads)) == NULL) {
+        logLine("out of memory");
+        viewFree(v);
+        return 1;
+    }
     int rc = 0;
     if (checkOnly) {
         printf("khalid-fcgi: configuration and templates in %s are valid\n", cfg.templateDir);
@@ -130,9 +145,10 @@ int main(int argc, char **argv) {
         logLine("fd 0 is not a listening socket: start the worker with spawn-fcgi");
         rc = 2;
     } else {
-        rc = serveUntilStopped(v, &cfg);
+        rc = serveUntilStopped(v, t, &cfg);
     }
     if (rc < 0) return 1; /* exit() ends the stuck threads */
+    trackerFree(t);
     viewFree(v);
     return rc;
 }

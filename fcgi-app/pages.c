@@ -15,6 +15,7 @@ static const struct {
     int status;
     const char *heading, *message;
 } errors[] = {
+    {400, "Bad request", "This address asks for something the page cannot show."},
     {404, "Page not found", "There is nothing at this address."},
     {405, "Method not allowed", "This page answers GET and HEAD requests only."},
     {503, "The counter is taking a break",
@@ -28,7 +29,7 @@ static void render(pageCtx *c, viewTemplate t, const char *const *values, int st
     viewRender(c->view, t, values, &c->res->body);
 }
 
-void pageError(pageCtx *c, int status) {
+void pageError(pageCtx *c, int status, const char *message) {
     size_t i = 0;
     while (i + 1 < sizeof(errors) / sizeof(errors[0]) && errors[i].status != status) i++;
     response *res = c->res;
@@ -41,7 +42,7 @@ void pageError(pageCtx *c, int status) {
     viewCommon(c->view, v, "error", errors[i].heading);
     v[V_STATUS] = code;
     v[V_HEADING] = errors[i].heading;
-    v[V_MESSAGE] = errors[i].message;
+    v[V_MESSAGE] = message ? message : errors[i].message;
     v[V_PATH] = c->req->path;
     v[V_RETRY_AFTER] = res->retryAfter ? retry : NULL;
     render(c, T_ERROR, v, status);
@@ -63,7 +64,7 @@ void pageCount(pageCtx *c) {
     int rc = c->req->method == METHOD_HEAD ? storeGet(c->store, KEY_VISITS, &visits)
                                            : storeIncr(c->store, KEY_VISITS, &visits);
     if (rc < 0) {
-        pageError(c, 503);
+        pageError(c, 503, NULL);
         return;
     }
     char plain[32], grouped[40];

@@ -5,12 +5,16 @@
 #include "request.h"
 #include "response.h"
 #include "store.h"
+#include "track.h"
 #include "view.h"
 
-/* What a handler works with. The view is shared and read-only; the store and the random
- * state belong to the calling thread; the request and response to this request. */
+/* What a handler works with. The view and tracker are shared (the tracker may be NULL:
+ * tracking is off); the store, the random state and the tracker queue numbered thread
+ * belong to the calling thread; the request and response to this request. */
 typedef struct pageCtx {
     const view *view;
+    tracker *tracker;
+    int thread;
     store *store;
     unsigned long long *rng;
     const request *req;
@@ -22,8 +26,15 @@ void pageCount(pageCtx *c);
 void pageAbout(pageCtx *c);
 void pageHealth(pageCtx *c);
 
-/* Answers status (404, 405 or 503) with the site's error page: its heading and message
- * for that status, the requested path, Retry-After for 503, and no caching. */
-void pageError(pageCtx *c, int status);
+/* Answers status (400, 404, 405 or 503) with the site's error page: its heading, and
+ * message or else the status's own message, the requested path, Retry-After for 503,
+ * and no caching. */
+void pageError(pageCtx *c, int status, const char *message);
+
+/* The pages of what the tracker recorded (trackpages.c). */
+void pageStats(pageCtx *c);
+void pageApiStats(pageCtx *c);
+void pageExportCsv(pageCtx *c);
+void pageBadge(pageCtx *c);
 
 #endif

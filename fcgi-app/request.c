@@ -31,6 +31,7 @@ void requestParse(request *r, requestLookup get, void *ud) {
     r->clientAddr = param(get, ud, "REMOTE_ADDR");
     r->userAgent = param(get, ud, "HTTP_USER_AGENT");
     r->referer = param(get, ud, "HTTP_REFERER");
+    r->host = param(get, ud, "HTTP_HOST");
 }
 
 static int hexValue(char c) {

@@ -26,6 +26,7 @@ typedef struct request {
     const char *clientAddr;  /* REMOTE_ADDR */
     const char *userAgent;   /* HTTP_USER_AGENT */
     const char *referer;     /* HTTP_REFERER */
+    const char *host;        /* HTTP_HOST: the host (and port) the client asked for */
     char pathCopy[REQUEST_PATH_MAX];
 } request;
 

@@ -16,6 +16,7 @@ void responseReset(response *r) {
     r->retryAfter = 0;
     r->allow = NULL;
     r->servedBy = NULL;
+    r->extraHeaders = NULL;
 }
 
 void responseFree(response *r) {
@@ -26,6 +27,7 @@ const char *responseStatusText(int status) {
     switch (status) {
     case 200: return "OK";
     case 400: return "Bad Request";
+    case 429: return "Too Many Requests";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 500: return "Internal Server Error";
@@ -61,6 +63,7 @@ int responseHead(buf *out, const response *r) {
     }
     if (r->allow) header(out, "Allow", r->allow);
     if (r->servedBy) header(out, "X-Served-By", r->servedBy);
+    if (r->extraHeaders) bufAppendStr(out, r->extraHeaders);
     bufAppendStr(out, "\r\n");
     return out->oom ? -1 : 0;
 }

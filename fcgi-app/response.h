@@ -16,6 +16,7 @@ typedef struct response {
     int retryAfter;            /* seconds for Retry-After; 0 sends none */
     const char *allow;         /* Allow header value (with 405), or NULL */
     const char *servedBy;      /* X-Served-By value, or NULL */
+    const char *extraHeaders;  /* whole header lines ("Name: value\r\n"...), or NULL */
     buf body;
 } response;
 

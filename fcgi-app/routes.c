@@ -3,13 +3,19 @@
 
 #include <string.h>
 
+#include "clock.h"
+
 #define GET_HEAD (METHOD_GET | METHOD_HEAD)
 
 static const route routes[] = {
-    {"/",       GET_HEAD, pageHome,   ROUTE_CACHEABLE},
-    {"/count",  GET_HEAD, pageCount,  0},
-    {"/about",  GET_HEAD, pageAbout,  ROUTE_CACHEABLE},
+    {"/",       GET_HEAD, pageHome,   ROUTE_CACHEABLE | ROUTE_PAGE_VIEW},
+    {"/count",  GET_HEAD, pageCount,  ROUTE_PAGE_VIEW},
+    {"/about",  GET_HEAD, pageAbout,  ROUTE_CACHEABLE | ROUTE_PAGE_VIEW},
     {"/health", GET_HEAD, pageHealth, 0},
+    {"/stats",  GET_HEAD, pageStats,  ROUTE_PAGE_VIEW},
+    {"/api/stats",      GET_HEAD, pageApiStats,  0},
+    {"/api/export.csv", GET_HEAD, pageExportCsv, 0},
+    {"/badge.svg",      GET_HEAD, pageBadge,     ROUTE_CACHEABLE},
 };
 
 const route *routeFind(const char *path) {
@@ -27,12 +33,15 @@ void routeDispatch(pageCtx *c) {
     responseReset(c->res);
     const route *r = routeFind(c->req->path);
     if (r == NULL) {
-        pageError(c, 404);
+        pageError(c, 404, NULL);
     } else if ((r->methods & c->req->method) == 0) {
         c->res->allow = allowHeaders[r->methods & 7];
-        pageError(c, 405);
+        pageError(c, 405, NULL);
     } else {
         c->res->cacheControl = r->flags & ROUTE_CACHEABLE ? "no-cache" : "no-store";
         r->handler(c);
+        if ((r->flags & ROUTE_PAGE_VIEW) && c->tracker && c->req->method == METHOD_GET &&
+            c->res->status == 200 && !c->res->body.oom)
+            trackerView(c->tracker, c->thread, c->req, r->path, clockNow());
     }
 }

@@ -10,6 +10,8 @@ enum {
     /* Browsers may keep the page but must revalidate it ("no-cache"); without the flag
      * nothing may store it ("no-store"). */
     ROUTE_CACHEABLE = 1,
+    /* A GET answered 200 is a page view for the tracker. */
+    ROUTE_PAGE_VIEW = 2,
 };
 
 typedef struct route {
@@ -23,7 +25,8 @@ typedef struct route {
 const route *routeFind(const char *path);
 
 /* Answers c->req into c->res: the route's handler, or the table's 404 or 405 (with
- * Allow). Starts from a reset response; never fails (see responseWire for memory). */
+ * Allow), then records the page view when the route counts one. Starts from a reset
+ * response; never fails (see responseWire for memory). */
 void routeDispatch(pageCtx *c);
 
 #endif

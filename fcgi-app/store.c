@@ -24,6 +24,7 @@ struct storePriv {
     struct timeval timeout;
     long long retryAtMs;  /* no reconnect before this monotonic time */
     int backoffMs;
+    int queued;           /* commands appended and not yet sent by storeExec() */
 };
 
 /* Whether the last call of any store in this process failed: shared by the threads so
@@ -57,6 +58,7 @@ static void disconnect(store *s) {
     struct storePriv *p = s->priv;
     redisFree(p->ctx);
     p->ctx = NULL;
+    p->queued = 0;
     p->retryAtMs = nowMs() + p->backoffMs;
     p->backoffMs = p->backoffMs * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoffMs * 2;
 }
@@ -212,4 +214,86 @@ static int ping(store *s) {
 
 int storePing(store *s) {
     return noteOutcome(s, ping(s));
+}
+
+int storeAppend(store *s, const char *fmt, ...) {
+    struct storePriv *p = s->priv;
+    /* A pipeline under way has a live connection: checking again would cost a poll(). */
+    if (p->queued == 0 && connectIfNeeded(s) < 0) return noteOutcome(s, -1);
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = redisvAppendCommand(p->ctx, fmt, ap);
+    va_end(ap);
+    if (rc != REDIS_OK) return noteOutcome(s, fail(s, "redis", "out of memory"));
+    p->queued++;
+    return 0;
+}
+
+int storeAppendArgv(store *s, int argc, const char **argv, const size_t *argvlen) {
+    struct storePriv *p = s->priv;
+    if (p->queued == 0 && connectIfNeeded(s) < 0) return noteOutcome(s, -1);
+    if (redisAppendCommandArgv(p->ctx, argc, argv, argvlen) != REDIS_OK)
+        return noteOutcome(s, fail(s, "redis", "out of memory"));
+    p->queued++;
+    return 0;
+}
+
+static int execPipeline(store *s, redisReply **replies, int max) {
+    struct storePriv *p = s->priv;
+    int n = p->queued;
+    if (n > max) {
+        disconnect(s);
+        return fail(s, "redis pipeline", "more commands queued than room for replies");
+    }
+    for (int i = 0; i < n; i++) replies[i] = NULL;
+    for (int i = 0; i < n; i++) {
+        void *r;
+        if (redisGetReply(p->ctx, &r) != REDIS_OK) {
+            fail(s, "redis", p->ctx->errstr);
+            storeFreeReplies(replies, i);
+            disconnect(s);
+            return -1;
+        }
+        replies[i] = r;
+    }
+    p->queued = 0;
+    s->err = 0;
+    s->errstr[0] = '\0';
+    return n;
+}
+
+int storeExec(store *s, redisReply **replies, int max) {
+    return noteOutcome(s, execPipeline(s, replies, max));
+}
+
+void storeFreeReplies(redisReply **replies, int n) {
+    for (int i = 0; i < n; i++) {
+        freeReplyObject(replies[i]);
+        replies[i] = NULL;
+    }
+}
+
+static int execWrites(store *s) {
+    struct storePriv *p = s->priv;
+    int n = p->queued, refused = 0;
+    for (int i = 0; i < n; i++) {
+        void *r;
+        if (redisGetReply(p->ctx, &r) != REDIS_OK) {
+            fail(s, "redis", p->ctx->errstr);
+            disconnect(s);
+            return -1;
+        }
+        redisReply *reply = r;
+        if (reply->type == REDIS_REPLY_ERROR && !refused++) fail(s, "redis", reply->str);
+        freeReplyObject(reply);
+    }
+    p->queued = 0;
+    if (refused) return -1;
+    s->err = 0;
+    s->errstr[0] = '\0';
+    return 0;
+}
+
+int storeExecWrites(store *s) {
+    return noteOutcome(s, execWrites(s));
 }

@@ -9,6 +9,8 @@
 #ifndef KT_STORE_H
 #define KT_STORE_H
 
+#include <stddef.h>
+
 typedef struct store {
     int err;           /* set by the last call that failed; 0 after a success */
     char errstr[128];  /* what failed, for the log */
@@ -26,5 +28,24 @@ int storeIncr(store *s, const char *key, long long *value);
 int storeGet(store *s, const char *key, long long *value);
 /* PING. Returns 0 when Redis answered PONG, -1 otherwise. */
 int storePing(store *s);
+
+/* Pipelines: storeAppend() queues commands (formatted as hiredis's redisCommand, with
+ * %s and %b arguments) without sending them; storeExec() sends them all in one round
+ * trip and reads their replies, which the caller walks as hiredis's redisReply. */
+struct redisReply;
+/* Returns 0, or -1 with err set when there is no connection (nothing is queued). */
+int storeAppend(store *s, const char *fmt, ...);
+/* Queues one command given as argc arguments of the given lengths. Returns as above. */
+int storeAppendArgv(store *s, int argc, const char **argv, const size_t *argvlen);
+/* Sends the queued commands and reads one reply per command into replies (room for as
+ * many as were queued; the caller frees them with storeFreeReplies). Returns how many
+ * were queued, or -1 with err set on an I/O failure (the connection is dropped and
+ * replies are all NULL). A Redis error for one command is a reply of type ERROR. */
+int storeExec(store *s, struct redisReply **replies, int max);
+void storeFreeReplies(struct redisReply **replies, int n);
+/* Sends the queued commands and reads their replies, keeping none: for pipelines of
+ * writes. Returns 0, or -1 with err set on an I/O failure or when Redis refused any of
+ * them (errstr then holds the first refusal). */
+int storeExecWrites(store *s);
 
 #endif

@@ -16,7 +16,9 @@
     X(LINKEDIN_URL, linkedin_url) X(TAGLINE, tagline) X(VISITS, visits) \
     X(VISITS_GROUPED, visits_grouped) X(QUOTE, quote) X(SERVED_BY, served_by) X(HOST, host) \
     X(PID, pid) X(STATUS, status) X(HEADING, heading) X(MESSAGE, message) X(PATH, path) \
-    X(RETRY_AFTER, retry_after)
+    X(RETRY_AFTER, retry_after) X(FROM, from) X(TO, to) X(VIEWS, views) X(VISITORS, visitors) \
+    X(LIVE, live) X(BOTS, bots) X(CHARTS, charts) X(LISTS, lists) X(PERIOD_DAY, period_day) \
+    X(PERIOD_7D, period_7d) X(PERIOD_30D, period_30d) X(PAGE_PERIOD, page_period)
 
 #define VIEW_VAR_ENUM(id, name) V_##id,
 typedef enum { VIEW_VARIABLES(VIEW_VAR_ENUM) V_COUNT } viewVar;
@@ -25,7 +27,8 @@ typedef enum { VIEW_VARIABLES(VIEW_VAR_ENUM) V_COUNT } viewVar;
 /* Every page template: X(enum suffix, file in TEMPLATE_DIR), each spliced into
  * layout.html. */
 #define VIEW_TEMPLATES(X) \
-    X(INDEX, "index.html") X(COUNT, "count.html") X(ABOUT, "about.html") X(ERROR, "error.html")
+    X(INDEX, "index.html") X(COUNT, "count.html") X(ABOUT, "about.html") X(ERROR, "error.html") \
+    X(STATS, "stats.html")
 
 #define VIEW_TEMPLATE_ENUM(id, file) T_##id,
 typedef enum { VIEW_TEMPLATES(VIEW_TEMPLATE_ENUM) T_COUNT_ } viewTemplate;

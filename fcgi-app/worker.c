@@ -24,6 +24,7 @@
 
 typedef struct worker {
     workerPool *pool;
+    int index;
     pthread_t tid;
     FCGX_Request fcgi;
     request req;
@@ -36,6 +37,7 @@ typedef struct worker {
 
 struct workerPool {
     const view *view;
+    tracker *tracker;
     worker *workers;
     int started;
     atomic_int stopping;
@@ -50,7 +52,8 @@ static const char *fcgiParam(const char *name, void *envp) {
  * failure can still change the status, and the client never sees half a page. */
 static void serve(worker *w) {
     requestParse(&w->req, fcgiParam, w->fcgi.envp);
-    pageCtx c = {w->pool->view, w->store, &w->rng, &w->req, &w->res};
+    pageCtx c = {.view = w->pool->view, .tracker = w->pool->tracker, .thread = w->index,
+                 .store = w->store, .rng = &w->rng, .req = &w->req, .res = &w->res};
     routeDispatch(&c);
     const char *data;
     size_t len;
@@ -103,6 +106,7 @@ static void *workerMain(void *arg) {
  * workerRelease). */
 static int workerInit(worker *w, workerPool *p, const config *cfg, int index) {
     w->pool = p;
+    w->index = index;
     FCGX_InitRequest(&w->fcgi, 0, 0);
     responseInit(&w->res);
     bufInit(&w->out);
@@ -121,7 +125,7 @@ static void workerRelease(worker *w) {
     bufFree(&w->out);
 }
 
-workerPool *workerPoolStart(const view *v, const config *cfg, char *err, size_t errlen) {
+workerPool *workerPoolStart(const view *v, tracker *t, const config *cfg, char *err, size_t errlen) {
     workerPool *p = calloc(1, sizeof(*p));
     if (p == NULL || (p->workers = calloc((size_t)cfg->threads, sizeof(*p->workers))) == NULL) {
         free(p);
@@ -129,6 +133,7 @@ workerPool *workerPoolStart(const view *v, const config *cfg, char *err, size_t 
         return NULL;
     }
     p->view = v;
+    p->tracker = t;
     if (pipe(p->stopPipe) < 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         free(p->workers);

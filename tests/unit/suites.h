@@ -9,5 +9,13 @@ Suite *configSuite(void);
 Suite *requestSuite(void);
 Suite *responseSuite(void);
 Suite *routesSuite(void);
+Suite *uaSuite(void);
+Suite *referrerSuite(void);
+Suite *cidrSuite(void);
+Suite *siphashSuite(void);
+Suite *chartSuite(void);
+
+Suite *clockSuite(void);
+Suite *statsSuite(void);
 
 #endif

@@ -32,7 +32,7 @@ static void answer(const char *method, const char *path, response *res) {
     request req = {.method = requestParseMethod(method), .path = path, .query = "",
                    .clientAddr = "", .userAgent = "", .referer = ""};
     responseInit(res);
-    pageCtx c = {theView, deadStore, &rng, &req, res};
+    pageCtx c = {.view = theView, .store = deadStore, .rng = &rng, .req = &req, .res = res};
     routeDispatch(&c);
 }
 

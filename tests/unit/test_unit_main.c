@@ -9,6 +9,13 @@ int main(void) {
     srunner_add_suite(sr, requestSuite());
     srunner_add_suite(sr, responseSuite());
     srunner_add_suite(sr, routesSuite());
+    srunner_add_suite(sr, uaSuite());
+    srunner_add_suite(sr, referrerSuite());
+    srunner_add_suite(sr, cidrSuite());
+    srunner_add_suite(sr, siphashSuite());
+    srunner_add_suite(sr, chartSuite());
+    srunner_add_suite(sr, clockSuite());
+    srunner_add_suite(sr, statsSuite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
