@@ -9,14 +9,16 @@
 # fails no request and nginx uses the new set within 10 s without restarting; a worker
 # killed under load does not stop / from answering; the count survives `restart redis`,
 # `down` + `up`, and a rebuild of the Redis image. Then it removes everything it made
-# (containers, networks, volumes, the images it built) - also when a check fails.
+# (containers, networks, volumes, the images it built, and the base image when this run
+# made it) - also when a check fails.
 #
 # Needs: docker (engine + `docker compose` or docker-compose 1.29+), curl. When the base
 # image debian:bookworm-slim is missing and no registry is reachable, it is made from
 # Debian's packages first (tests/make-base-image.sh; needs root).
 #
 # Settings: COMPOSE="docker-compose" picks the Compose command; KT_KEEP_BUILD_CACHE=1 keeps
-# the untagged build-stage images the classic builder leaves (faster next run).
+# the untagged build-stage images the classic builder leaves, and a base image this run
+# made (faster next run).
 # Ends with "N passed, N failed"; exits non-zero when a check failed.
 set -uo pipefail
 
@@ -33,6 +35,7 @@ PROJECT=ktcheck$$$RANDOM
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kt-compose.XXXXXX")
 PASS=0 FAIL=0 T0=$SECONDS
 TORN_DOWN=0 STARTED=0
+BASE_MADE=    # the ID of debian:bookworm-slim when this run made it
 
 log()  { printf '# %s\n' "$*"; }
 ok()   { PASS=$((PASS + 1)); printf 'ok - %s\n' "$1"; }
@@ -101,6 +104,10 @@ teardown() {
     if [ "${KT_KEEP_BUILD_CACHE:-0}" != 1 ]; then
         docker images -q --filter dangling=true | sort -u | comm -13 "$dangling_before" - |
             xargs -r docker rmi >/dev/null 2>&1
+        # Last, as every image above was built on it; only while the tag is still ours.
+        if [ -n "$BASE_MADE" ] && [ "$(docker image inspect -f '{{.Id}}' debian:bookworm-slim 2>/dev/null)" = "$BASE_MADE" ]; then
+            docker rmi debian:bookworm-slim >/dev/null 2>&1 || log "could not remove the base image debian:bookworm-slim this run made"
+        fi
     fi
     return 0
 }
@@ -144,6 +151,56 @@ free_port() {
     done
     return 1
 }
+
+# absent REGEX FILE: the file was read and has no such line (a `! grep` would also pass
+# on a missing file).
+absent() {
+    local rc=0
+    grep -qE "$1" "$2" 2>"$TMP/grep.err" || rc=$?
+    case $rc in
+        1) return 0 ;;
+        0) WHY="found: $(grep -m 1 -E "$1" "$2")" ;;
+        *) WHY="could not read $2: $(head -c 200 "$TMP/grep.err")" ;;
+    esac
+    return 1
+}
+# in_container STATUS CONTAINER COMMAND...: the command ran in the container and exited
+# with STATUS. docker exec answers 125-127 itself when it could not run the command (no
+# such container, not running, no such binary): WHY then says so, and the check fails.
+WHY=
+in_container() {
+    local want=$1 c=$2 rc=0; shift 2
+    docker exec "$c" "$@" >"$TMP/exec.err" 2>&1 || rc=$?
+    [ "$rc" = "$want" ] && return 0
+    if [ "$rc" -ge 125 ]; then WHY="could not run '$*' in ${c:0:12} (docker exec: $rc, $(head -c 200 "$TMP/exec.err" | tr '\n' ' '))"
+    else WHY="'$*' in ${c:0:12} exited $rc, not $want"; fi
+    return 1
+}
+# checkw NAME FUNCTION...: like check, with WHY (set by the function) as the failure's reason.
+checkw() {
+    local name=$1; shift
+    WHY=
+    if "$@"; then ok "$name"; else bad "$name" "$WHY"; fi
+}
+is_count() { [[ "$1" =~ ^[0-9]+$ ]]; }
+
+# raw_head PATH: HEAD over HTTP/1.0 on a fresh connection, read until the server closes it;
+# curl -I stops reading after the head, so it cannot see a body sent after one. Sets
+# HEAD_STATUS, HEAD_EOF (1: the server closed the connection within 10 s) and HEAD_AFTER
+# (bytes after the blank line that ends the head; empty when there was no such line).
+raw_head() {
+    local f=$TMP/raw_head rc=0 n
+    timeout 10 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 2
+        printf "HEAD %s HTTP/1.0\r\nHost: localhost\r\n\r\n" "$2" >&3
+        cat <&3' _ "$PORT" "$1" >"$f" 2>/dev/null || rc=$?
+    HEAD_EOF=0; [ "$rc" = 0 ] && HEAD_EOF=1
+    HEAD_STATUS=$(head -n 1 "$f" | tr -d '\r' | awk '{ print $2 }')
+    n=$(grep -n -m 1 -a $'^\r$' "$f" | cut -d: -f1)
+    HEAD_AFTER=
+    [ -n "$n" ] && HEAD_AFTER=$(( $(wc -c <"$f") - $(head -n "$n" "$f" | wc -c) ))
+    return 0
+}
+head_empty() { [ "$HEAD_STATUS" = 200 ] && [ "$HEAD_EOF" = 1 ] && [ "$HEAD_AFTER" = 0 ]; }
 
 # fetch [curl args] PATH: sets CODE, BODY (file), HDRS (file)
 BODY=$TMP/body HDRS=$TMP/headers CODE=
@@ -223,14 +280,19 @@ all_200() { [ -s "$TMP/$1.codes" ] && ! grep -qv '^200$' "$TMP/$1.codes"; }
 log "compose: ${DC[*]} ($("${DC[@]}" version --short 2>/dev/null || "${DC[@]}" version | head -n 1)); project $PROJECT"
 : >"$ENVF"
 check "compose.yml is valid ($("${DC[@]}" version --short 2>/dev/null || echo compose))" dc config -q
-check "compose.yml has no version: or name: key" '! grep -qE "^(version|name):" "$ROOT/compose.yml"'
-check "no container_name in compose.yml (the workers are scaled)" '! grep -qE "^[[:space:]]*container_name:" "$ROOT/compose.yml"'
+checkw "compose.yml has no version: or name: key" absent "^(version|name):" "$ROOT/compose.yml"
+checkw "no container_name in compose.yml (the workers are scaled)" absent "^[[:space:]]*container_name:" "$ROOT/compose.yml"
 
 # ---------------------------------------------------------------- 1. base image, build
 if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
     log "debian:bookworm-slim is missing: making it from Debian's packages"
-    if bash "$ROOT/tests/make-base-image.sh" 2>&1 | sed 's/^/# /'; then ok "base image debian:bookworm-slim made with debootstrap"
-    else bad "base image debian:bookworm-slim made with debootstrap"; exit 1; fi
+    if BASE_MADE=$(bash "$ROOT/tests/make-base-image.sh" 2>"$TMP/base.log"); then
+        sed 's/^/# /' "$TMP/base.log"
+        ok "base image debian:bookworm-slim made with debootstrap (removed at the end)"
+    else
+        sed 's/^/# /' "$TMP/base.log"; BASE_MADE=
+        bad "base image debian:bookworm-slim made with debootstrap"; exit 1
+    fi
 fi
 PORT=$(free_port) || { bad "a free host port"; exit 1; }
 URL=http://127.0.0.1:$PORT
@@ -238,8 +300,10 @@ URL=http://127.0.0.1:$PORT
 printf 'HTTP_PORT=127.0.0.1:%s\n' "$PORT" >"$ENVF"
 
 t=$(now)
-build_args=()   # docker-compose 1.x builds one image after the other unless told otherwise
-[[ $("${DC[@]}" version --short 2>/dev/null) == 1.* ]] && build_args=(--parallel)
+# docker-compose 1.x builds one image after the other unless told otherwise, and keeps the
+# container of a failed build step (holding its image) unless told otherwise.
+build_args=() rm_args=()
+[[ $("${DC[@]}" version --short 2>/dev/null) == 1.* ]] && build_args=(--parallel --force-rm) rm_args=(--force-rm)
 if dc build "${build_args[@]}" >"$TMP/build.log" 2>&1; then
     ok "images build ($(elapsed "$t" "$(now)") s)"
 else
@@ -268,8 +332,8 @@ check "/ answers 200 with the app name" '[ "$CODE" = 200 ] && grep -q "Khalid Tr
 check "security headers on a page (CSP, nosniff, X-Frame-Options)" \
     '[ -n "$(header Content-Security-Policy)" ] && [ "$(header X-Content-Type-Options)" = nosniff ] && [ -n "$(header X-Frame-Options)" ]'
 check "Server header carries no version" '[ "$(header Server)" = nginx ]'
-fetch -I /
-check "HEAD / answers 200 without a body" '[ "$CODE" = 200 ] && ! grep -qi "<html" "$BODY"'
+raw_head /
+check "HEAD / answers 200 and nothing after the head, read until the server closed (status ${HEAD_STATUS:-none}, closed: $HEAD_EOF, ${HEAD_AFTER:-no end of head, ?} bytes after it)" head_empty
 fetch /count
 v=$(grep -o 'id="visits"[^>]*>[0-9]*' "$BODY" | grep -o '[0-9]*$')
 check "/count answers 200 with the count in id=\"visits\" ($v)" '[ "$CODE" = 200 ] && [ -n "$v" ]'
@@ -300,10 +364,21 @@ users_ok() {
 }
 check "only nginx publishes a port ($(docker port "$NGINX" | head -n 1))" only_nginx_published
 check "workers run as uid 10001, nginx as www-data, Redis as redis" users_ok
-check "Redis is not reachable from nginx (back network only)" '! docker exec "$NGINX" getent hosts redis >/dev/null'
+# getent exits 2 for a name it cannot find; fcgi-app resolving shows DNS works there.
+redis_unknown_to_nginx() { in_container 0 "$NGINX" getent hosts fcgi-app && in_container 2 "$NGINX" getent hosts redis; }
+checkw "Redis is not reachable from nginx (back network only: getent finds fcgi-app, not redis)" redis_unknown_to_nginx
 check "Redis refuses commands without the password" 'docker exec "$REDIS" redis-cli ping 2>&1 | grep -q NOAUTH'
-check "no password in the images' environment" \
-    '! docker image inspect -f "{{json .Config.Env}}" $(docker inspect -f "{{.Image}}" "$REDIS" "$(cid1 fcgi-app)") | grep -qi "PASSWORD="'
+no_password_in_images() {
+    local imgs env
+    imgs=$(docker inspect -f '{{.Image}}' "$REDIS" "$(cid1 fcgi-app)" 2>"$TMP/inspect.err") &&
+        [ "$(wc -w <<<"$imgs")" = 2 ] || { WHY="could not find the Redis and worker images: $(head -c 200 "$TMP/inspect.err")"; return 1; }
+    # shellcheck disable=SC2086 # two image IDs
+    env=$(docker image inspect -f '{{json .Config.Env}}' $imgs 2>"$TMP/inspect.err") &&
+        grep -q 'PATH=' <<<"$env" || { WHY="could not read the images' environment: $(head -c 200 "$TMP/inspect.err")"; return 1; }
+    grep -qi 'PASSWORD=' <<<"$env" && { WHY="found: $(grep -oi '"[^"]*PASSWORD=' <<<"$env" | head -n 3 | tr '\n' ' ')"; return 1; }
+    return 0
+}
+checkw "no password in the images' environment" no_password_in_images
 dc logs --no-color nginx >"$TMP/nginx.log" 2>&1
 check "nginx logs requests to stdout (compose logs)" 'grep -q "GET /count" "$TMP/nginx.log"'
 # The defaults (64 threads per worker, 1 nginx process) give a pool of 3/4 x 64 = 48.
@@ -322,13 +397,13 @@ check "requests reach all 3 workers (served-by: ${hosts[*]})" \
     '[ "$(printf "%s\n" "${hosts[@]}" | sort | tr "\n" " ")" = "$expected" ] && [ ${#hosts[@]} = 3 ]'
 after=$(visits)
 check "visits rose by exactly 60 after 60 requests across workers ($before -> $after)" \
-    '[ $((after - before)) = 60 ] && [ "$(grep -c "^200$" "$TMP/count.codes")" = 60 ]'
+    'is_count "$before" && is_count "$after" && [ $((after - before)) = 60 ] && [ "$(grep -c "^200$" "$TMP/count.codes")" = 60 ]'
 before=$(visits)
 codes=$(curl -s --parallel --parallel-max 20 --max-time 15 -o /dev/null -w '%{http_code}\n' "$URL/count?c=[1-500]" 2>/dev/null |
         sort | uniq -c | tr -s ' ')
 after=$(visits)
 check "500 concurrent /count (20 connections): all 200, visits +500 exactly ($before -> $after)" \
-    '[ "$codes" = " 500 200" ] && [ $((after - before)) = 500 ]'
+    'is_count "$before" && is_count "$after" && [ "$codes" = " 500 200" ] && [ $((after - before)) = 500 ]'
 
 # ---------------------------------------------------------------- 6. live scaling under load
 # After a scale command: nginx's upstream set equals the running workers' addresses, and
@@ -341,13 +416,19 @@ all_serve() {
 }
 to_epoch() { date -u -d "$1" +%s.%N; }
 newest_start() { cids fcgi-app | xargs docker inspect -f '{{.State.StartedAt}}' | sort | tail -n 1; }
-# reload_time "IP IP ...": when nginx/watch-upstream.sh last reloaded nginx with exactly these
-# addresses (epoch seconds, from its log line), or nothing.
+# last_reload "IP IP ...": reads `docker logs --timestamps` lines of the nginx container and
+# prints the full timestamp (date and time, from Docker) of the last nginx/watch-upstream.sh
+# reload with exactly these addresses. The script's own log line has the time of day only,
+# which no date can be put to safely around midnight.
+last_reload() {
+    grep -oE '^[0-9]{4}-[0-9-]+T[0-9:.]+Z watch-upstream: [0-9:.]+ upstream fcgi-app: [0-9. ]*' |
+        awk -v want="$1" '{ t = $1; $1 = $2 = $3 = $4 = $5 = ""; gsub(/^ +| +$/, ""); if ($0 == want) last = t } END { print last }'
+}
+# reload_time "IP IP ...": that reload in epoch seconds, or nothing.
 reload_time() {
-    local hms
-    hms=$(dc logs --no-color nginx 2>/dev/null | grep -o 'watch-upstream: [0-9:.]* upstream fcgi-app: [0-9. ]*' |
-          awk -v want="$1" '{ t = $2; $1 = $2 = $3 = $4 = ""; gsub(/^ +| +$/, ""); if ($0 == want) last = t } END { print last }')
-    [ -n "$hms" ] && to_epoch "$(date -u +%F) $hms"
+    local ts
+    ts=$(docker logs --timestamps "$NGINX" 2>&1 | last_reload "$1")
+    [ -n "$ts" ] && to_epoch "$ts"
 }
 # event_time SINCE EVENT: the first EVENT (kill, die) of the project's workers since SINCE.
 event_time() {
@@ -413,7 +494,7 @@ check "no failed request during scaling: / with new connections ($(codes_summary
 check "no failed request during scaling: /count keep-alive ($(codes_summary scale_count))" all_200 scale_count
 total=$(count_200)
 check "visits rose by exactly the $total answered /count requests while scaling ($before -> $after)" \
-    '[ $((after - before)) = "$total" ]'
+    'is_count "$before" && is_count "$after" && [ "$total" -gt 0 ] && [ $((after - before)) = "$total" ]'
 
 # ---------------------------------------------------------------- 7. a worker killed under load
 victim=$(cids fcgi-app | head -n 1)
@@ -461,14 +542,29 @@ wait_until 90 site_up
 count_now; c2=$COUNT; retried
 check "count kept across 'down' and 'up' ($c1 -> $c2)" '[ -n "$c1" ] && [ "$c2" = $((c1 + 1)) ]'
 
+# redis_image: the ID of the image compose tags for the redis service (proj_redis or proj-redis).
+redis_image() {
+    local ref
+    ref=$(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E "^${PROJECT}[-_]redis:" | head -n 1)
+    [ -n "$ref" ] && docker image inspect -f '{{.Id}}' "$ref"
+}
 t=$(now)
-dc build --no-cache redis >"$TMP/rebuild.log" 2>&1 && dc up -d --no-deps --force-recreate redis >>"$TMP/rebuild.log" 2>&1
+img_before=$(docker inspect -f '{{.Image}}' "$(cid1 redis)" 2>/dev/null)
+rebuilt=0 img_after= img_running=
+if dc build "${rm_args[@]}" --no-cache redis >"$TMP/rebuild.log" 2>&1; then
+    img_after=$(redis_image)
+    dc up -d --no-deps --force-recreate redis >>"$TMP/rebuild.log" 2>&1 && rebuilt=1
+fi
 sleep 1
 wait_until 30 redis_healthy
 wait_until 20 site_up
+img_running=$(docker inspect -f '{{.Image}}' "$(cid1 redis)" 2>/dev/null)
+new_image() { [ "$rebuilt" = 1 ] && [ -n "$img_before" ] && [ -n "$img_after" ] && [ "$img_after" != "$img_before" ] && [ "$img_running" = "$img_after" ]; }
+check "Redis image rebuilt with a new ID and running in a new container (${img_before:7:12} -> ${img_after:7:12}, running ${img_running:7:12})" new_image
+[ "$rebuilt" = 1 ] || log "rebuild: $(tail -n 5 "$TMP/rebuild.log" | tr '\n' ' ')"
 count_now; c3=$COUNT; retried
-check "count kept across a rebuilt Redis image and a new container ($c2 -> $c3, $(elapsed "$t" "$(now)") s)" \
-    '[ -n "$c2" ] && [ "$c3" = $((c2 + 1)) ]'
+check "count kept across the rebuilt Redis image ($c2 -> $c3, $(elapsed "$t" "$(now)") s)" \
+    'new_image && [ -n "$c2" ] && [ "$c3" = $((c2 + 1)) ]'
 
 # ---------------------------------------------------------------- 9. teardown
 teardown
@@ -476,7 +572,10 @@ left=$( { docker ps -aq --filter "label=com.docker.compose.project=$PROJECT"
           docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT"
           docker network ls -q --filter "label=com.docker.compose.project=$PROJECT"
           docker images -q --filter "reference=${PROJECT}*"; } | wc -l)
-check "teardown left no container, network, volume or image of $PROJECT" '[ "$left" = 0 ]'
+base_left=0
+if [ -n "$BASE_MADE" ] && [ "${KT_KEEP_BUILD_CACHE:-0}" != 1 ] && docker image inspect "$BASE_MADE" >/dev/null 2>&1; then base_left=1; fi
+check "teardown left no container, network, volume or image of $PROJECT${BASE_MADE:+, nor the base image this run made}" \
+    '[ "$left" = 0 ] && [ "$base_left" = 0 ]'
 log "total $((SECONDS - T0)) s"
 summary
 [ "$FAIL" = 0 ]

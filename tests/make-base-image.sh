@@ -9,6 +9,10 @@
 #
 # Usage: bash tests/make-base-image.sh [--force]
 #   MIRROR=http://deb.debian.org/debian  (override the Debian mirror)
+# Prints the ID of the image it made on stdout, and nothing when the image was already
+# there: a caller removes the base image at its end only when this run made it, and only
+# while the tag still names that ID (an image someone made or loaded meanwhile stays).
+# Everything else goes to stderr.
 set -euo pipefail
 
 IMAGE=debian:bookworm-slim
@@ -29,8 +33,9 @@ fi
 if ! command -v debootstrap >/dev/null 2>&1; then
     log "installing debootstrap"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq debootstrap >/dev/null
+    # Other sessions may be installing packages at the same moment: wait for dpkg's lock.
+    apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
+    apt-get -o DPkg::Lock::Timeout=300 install -y -qq debootstrap >/dev/null
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kt-rootfs.XXXXXX")
@@ -96,10 +101,11 @@ rm -f "$root/etc/machine-id" && : >"$root/etc/machine-id"
 
 old=$(docker image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 log "docker import -> $IMAGE"
-tar --numeric-owner -C "$root" -c . | docker import \
+new=$(tar --numeric-owner -C "$root" -c . | docker import \
     -c 'CMD ["bash"]' \
     -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    -m "debootstrap --variant=minbase bookworm (tests/make-base-image.sh)" - "$IMAGE" >/dev/null
+    -m "debootstrap --variant=minbase bookworm (tests/make-base-image.sh)" - "$IMAGE")
 # With --force, drop the image this one replaced unless something still uses it.
 [ -n "$old" ] && docker image rm "$old" >/dev/null 2>&1 || true
-log "done: $(docker image inspect -f '{{.Id}} {{.Size}}' "$IMAGE")"
+log "done: $new $(docker image inspect -f '{{.Size}}' "$new") bytes"
+printf '%s\n' "$new"
