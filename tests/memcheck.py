@@ -34,7 +34,7 @@ VALGRIND_SUMMARY_RE = re.compile(r"^==\d+== ERROR SUMMARY: (\d+) errors? from (\
 VALGRIND_RECORD_RE = re.compile(
     r"^==\d+== (Invalid |Syscall param |Conditional jump |Use of uninitialised |Mismatched |"
     r"Source and destination overlap|Argument '|Process terminating|Jump to the invalid address|"
-    r"Warning: invalid file descriptor|.* bytes in .* blocks are (definitely|indirectly|possibly) lost)",
+    r"Warning: invalid file descriptor|.* bytes in .* blocks are (definitely|indirectly|possibly) lost).*$",
     re.M)
 # ASan prints these at exit when asked (atexit=1): proof that the process left through
 # exit(), where the leak check runs too, and not by a signal that skips both.
@@ -83,8 +83,9 @@ def drive(res, st, name):
 
 
 def judge_valgrind(res, log):
-    with res.check("valgrind: ERROR SUMMARY of 0 errors, no error record, no leak") as problems:
+    with res.check("valgrind wrote its log"):
         expect(os.path.exists(log), "valgrind wrote no log at %s" % log)
+    with res.check("valgrind: ERROR SUMMARY of 0 errors, no error record, no leak") as problems:
         with open(log, errors="replace") as f:
             report = f.read()
         summaries = VALGRIND_SUMMARY_RE.findall(report)
@@ -107,7 +108,7 @@ def judge_sanitizer(res, st):
         bad = report_lines(report)
         if bad:
             at = report.index(bad[0])
-            problems.append("%s\n%s" % (" | ".join(bad[:5]), report[max(0, at - 200):at + 3000]))
+            problems.append("%s\n%s" % (" | ".join(bad[:5]), report[at:at + 3000]))
 
 
 def main():
@@ -128,24 +129,28 @@ def main():
             if args.valgrind:
                 env["KHALID_WORKER_WRAPPER"] = valgrind_wrapper(vlog)
             else:
-                expect(instrumented(args.worker), "%s is not built with a sanitizer (make SANITIZE=1)" % args.worker)
+                with res.check("the worker is built with ASan/UBSan"):
+                    expect(instrumented(args.worker), "%s refers to no sanitizer runtime (make SANITIZE=1)"
+                           % args.worker)
                 env["ASAN_OPTIONS"] = SANITIZER_ENV["ASAN_OPTIONS"] + ":atexit=1"
             st = Stack(args.worker, workers=1, threads=3, name=name, env=env, state_dir=tmp, die_with_parent=True)
             try:
-                with st:
-                    drive(res, st, name)
-                    if args.valgrind:
-                        judge_valgrind(res, vlog)
-                    else:
-                        judge_sanitizer(res, st)
+                st.start(timeout=60)  # valgrind makes the worker's start-up slow
+                drive(res, st, name)
+                if args.valgrind:
+                    judge_valgrind(res, vlog)
+                else:
+                    judge_sanitizer(res, st)
             finally:
                 if res.failed:
                     res.note("last lines of the stack's log:\n" + "\n".join(st.log_tail(30)))
+                st.stop()
+                st.cleanup()
     except StackError as e:
         res.fail("the stack starts with the worker under " + name, e)
     except (KeyboardInterrupt, Deadline) as e:
         res.fail("run", "interrupted (%s); everything was torn down" % e)
-    except Exception as e:  # a setup failure (no valgrind, a release worker): one failed check
+    except Exception as e:  # a setup failure (no valgrind, say): one failed check
         res.fail("setup for " + name, "%s: %s" % (type(e).__name__, e))
     finally:
         shield()

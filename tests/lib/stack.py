@@ -106,6 +106,30 @@ def proc_group_members(pgid, started_since):
     return out
 
 
+def proc_with_env(entry, started_since):
+    """Pids that started at or after `started_since` (clock ticks) whose environment holds
+    entry ("NAME=value"), as it was when they were started."""
+    needle = b"\0" + entry.encode() + b"\0"
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/environ" % name, "rb") as f:
+                    env = b"\0" + f.read()
+            except OSError:  # gone, or not ours to read
+                continue
+            start = proc_start_time(int(name))
+            if needle in env and start is not None and start >= started_since:
+                out.append(int(name))
+    return out
+
+
+def clock_ticks_now():
+    """Now, in the clock ticks since boot that /proc/PID/stat counts start times in."""
+    with open("/proc/uptime") as f:
+        return int(float(f.read().split()[0]) * os.sysconf("SC_CLK_TCK"))
+
+
 def wait_gone(pid, timeout):
     """Polls until pid has exited (or is a zombie). Returns the seconds it took, or None
     if it was still running after timeout seconds."""
@@ -174,6 +198,7 @@ class Stack:
         self.seen = {}             # pid -> start time of every process of this stack
         self.logs = []             # every log file written (stack runs, Redis restarts)
         self.runs = 0
+        self.created = clock_ticks_now() - 1
 
     # -- paths and pids
     @property
@@ -322,8 +347,10 @@ class Stack:
         """Forced cleanup: SIGKILL every process of the stack. Each process was started in
         its own session (its pid is its process group id); the leader may be gone while
         members (an nginx worker, a Redis) remain, so members are found by process group
-        and start time and signalled by pid, never by a group id that could be recycled.
-        Repeats until a pass finds nothing alive (a dying script may have just forked)."""
+        and start time and signalled by pid, never by a group id that could be recycled;
+        so are processes started since this object was made with its STATE_DIR in their
+        environment. Repeats until a pass finds nothing alive (a dying script may have just
+        forked)."""
         groups = ([self.proc] if self.proc is not None else []) + list(self.redis_procs)
         for _ in range(5):
             for p in groups:
@@ -331,6 +358,10 @@ class Stack:
                 if since is not None:
                     for pid in proc_group_members(p.pid, since):
                         self.seen.setdefault(pid, proc_start_time(pid))
+            # A process this object never learnt the pid of (stack.sh itself, when an
+            # interrupt came before Popen returned) still has the stack's STATE_DIR.
+            for pid in proc_with_env("STATE_DIR=" + self.state_dir, self.created):
+                self.seen.setdefault(pid, proc_start_time(pid))
             if os.path.isdir(self.run_dir):
                 for name in os.listdir(self.run_dir):
                     if name.endswith(".pid"):
