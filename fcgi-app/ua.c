@@ -126,18 +126,27 @@ static int contains(const char *s, const char *m) {
     return 0;
 }
 
-/* One pass over the header: at each byte only the rules whose marker starts with that
- * byte are tried (chained by first byte in head/next, numbered from 1), so the cost is
- * one scan of the header, not one scan per marker. */
+/* Buckets for a marker's first two bytes (every marker has at least two): the low five
+ * bits of each, which are the same for both cases of an ASCII letter, so the header
+ * needs no lowering to find its bucket. */
+#define BUCKETS 1024
+
+static unsigned bucket(unsigned char a, unsigned char b) {
+    return (a & 31u) << 5 | (b & 31u);
+}
+
+/* One pass over the header: at each byte only the rules whose marker's first two bytes
+ * share a bucket with the header's next two are tried (chained in head/next, numbered
+ * from 1), so the cost is one scan of the header, not one per marker. */
 void uaClassify(const char *ua, uaInfo *out) {
-    unsigned char head[256] = {0}, next[RULES], found[RULES] = {0};
+    unsigned char head[BUCKETS] = {0}, next[RULES], found[RULES] = {0};
     for (size_t r = RULES; r-- > 0;) {
-        unsigned char c = (unsigned char)rules[r].marker[0];
-        next[r] = head[c];
-        head[c] = (unsigned char)(r + 1);
+        unsigned b = bucket((unsigned char)rules[r].marker[0], (unsigned char)rules[r].marker[1]);
+        next[r] = head[b];
+        head[b] = (unsigned char)(r + 1);
     }
     for (const char *p = ua; *p; p++)
-        for (unsigned r = head[lower((unsigned char)*p)]; r; r = next[r - 1])
+        for (unsigned r = head[bucket((unsigned char)p[0], (unsigned char)p[1])]; r; r = next[r - 1])
             if (!found[r - 1] && startsWith(p, rules[r - 1].marker)) found[r - 1] = 1;
 
     const char *name[UA_KINDS] = {NULL, NULL, NULL, NULL};
