@@ -236,7 +236,26 @@ def upstream_sh(*args):
                           stdin=subprocess.DEVNULL)
 
 
-@test("nginx/upstream.sh: the upstream block, with and without keep-alive; bad values refused")
+def nginx_rejects(ctx, upstream):
+    """What `nginx -t` says of nginx.conf.in rendered around this upstream block ("" when
+    it accepts it)."""
+    d = ctx.tmpdir("kt-ngx-")
+    os.mkdir(os.path.join(d, "temp"))
+    with open(os.path.join(d, "upstream.conf"), "w") as f:
+        f.write(upstream)
+    env = dict(os.environ, NGINX_USER_LINE="", NGINX_WORKER_PROCESSES="2", NGINX_PID_FILE=os.path.join(d, "nginx.pid"),
+               NGINX_MIME_TYPES="/etc/nginx/mime.types", NGINX_ACCESS_LOG="off", NGINX_TEMP_DIR=os.path.join(d, "temp"),
+               NGINX_UPSTREAM_CONF=os.path.join(d, "upstream.conf"), NGINX_LISTEN="127.0.0.1:1",
+               NGINX_STATIC_ROOT=os.path.join(REPO, "templates", "static"))
+    with open(os.path.join(d, "nginx.conf"), "w") as conf:
+        subprocess.run([os.path.join(REPO, "nginx", "render-conf.sh"), os.path.join(REPO, "nginx", "nginx.conf.in")],
+                       env=env, stdout=conf, check=True, timeout=10, stdin=subprocess.DEVNULL)
+    r = subprocess.run(["nginx", "-t", "-q", "-e", "stderr", "-p", d, "-c", os.path.join(d, "nginx.conf")],
+                       capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
+    return "" if r.returncode == 0 else "exit %d: %s" % (r.returncode, r.stderr.strip())
+
+
+@test("nginx/upstream.sh: the upstream block nginx accepts, with and without keep-alive; bad values refused")
 def t_upstream_block(ctx):
     """The one rendering of the upstream block (native stack, container, nginx -t in make
     check): keep-alive on only when asked, every server with the failover parameters,
@@ -263,6 +282,8 @@ def t_upstream_block(ctx):
         r = upstream_sh(*args)
         e.check(r.returncode == 0 and r.stdout == want and not r.stderr,
                 "upstream.sh %s: exit %s, printed %r, stderr %r" % (args, r.returncode, r.stdout, r.stderr))
+        rejected = nginx_rejects(ctx, r.stdout)
+        e.check(not rejected, "nginx -t rejects what upstream.sh %s printed: %s" % (args, rejected))
     for args, named in ((["x", "unix:/s"], "KEEPALIVE=x"), (["999999", "unix:/s"], "KEEPALIVE=999999"),
                         (["1", "unix:/s; include /etc/passwd"], "server unix:/s; include"),
                         (["1", "a:1}\nserver b:2"], "server a:1}"), (["-p", "down;", "1", "a:1"], "-p down;"),
