@@ -11,8 +11,7 @@ import socket
 import subprocess
 import time
 
-from integration.suite import (SILENT_CLIENT_EXIT, WORKER_EXIT, gone_within, secs, socket_refuses, test,
-                               worker_env)
+from integration.suite import SILENT_CLIENT_EXIT, WORKER_EXIT, gone_within, secs, test, worker_env
 from lib.fastcgi import fcgi_call
 from lib.results import Errors, expect
 from lib.stack import REPO, Stack, StackError
@@ -29,7 +28,19 @@ def serves(sock):
     return a["complete"] and a["stdout"].startswith(b"Status: 200"), a
 
 
-def one_line(err):
+def socket_refuses(sock):
+    """Whether nothing listens on the unix socket any more."""
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        c.connect(sock)
+        return False
+    except (ConnectionRefusedError, FileNotFoundError):
+        return True
+    finally:
+        c.close()
+
+
+def nonblank_lines(err):
     return [ln for ln in err.splitlines() if ln.strip()]
 
 
@@ -73,7 +84,7 @@ def t_config_validation(ctx):
         what = "%s=%r" % (var, val)
         r = ctx.run_worker(["--check"], worker_env({var: val}))
         err = r.stderr.decode("utf-8", "replace")
-        lines = one_line(err)
+        lines = nonblank_lines(err)
         e.check(r.returncode == 2, "%s --check exited %s, expected 2" % (what, r.returncode))
         e.check(len(lines) == 1, "%s --check wrote %d stderr lines: %r" % (what, len(lines), err[:300]))
         e.check(bool(lines) and var + "=" + shown in lines[0], "%s --check stderr does not name the variable and value: %r"
@@ -81,7 +92,7 @@ def t_config_validation(ctx):
         e.check(not CONTROL_RE.search(err), "%s --check wrote a control character: %r" % (what, err[:300]))
         # The same without --check, as the stack starts it: exits 2 before serving.
         with ctx.spawned(worker_env({var: val}), tmp, wait=5.0) as (rc, err, p, sock):
-            lines = one_line(err)
+            lines = nonblank_lines(err)
             e.check(rc == 2, "%s under spawn-fcgi: %s, expected exit status 2" % (what, "still running (serving)" if rc is None else "exit %s" % rc))
             e.check(len(lines) == 1 and var + "=" + shown in lines[0],
                     "%s under spawn-fcgi stderr %r" % (what, err[:300]))
@@ -173,7 +184,7 @@ def t_template_errors(ctx):
         err = r.stderr.decode("utf-8", "replace")
         e.check(r.returncode == 1, "%s: --check exited %s, expected 1" % (what, r.returncode))
         e.check(needle in err, "%s: stderr %r does not name %s" % (what, err.strip()[-300:], needle))
-        e.check(len(one_line(err)) == 1, "%s: stderr is not one line: %r" % (what, err[:300]))
+        e.check(len(nonblank_lines(err)) == 1, "%s: stderr is not one line: %r" % (what, err[:300]))
         if what in ("unknown variable", "missing count.html"):
             with ctx.spawned(worker_env({"TEMPLATE_DIR": tdir}), tmp, wait=5.0) as (rc, err2, _, _):
                 e.check(rc not in (None, 0), "%s: under spawn-fcgi the worker %s" % (what, "kept running" if rc is None else "exited 0"))

@@ -9,13 +9,19 @@ import socket
 import threading
 import time
 
-from integration.suite import STACK_STOP, WORKER_EXIT, check_exit, gone_within, running_workers, secs, start_times, test
+from integration.suite import STACK_STOP, WORKER_EXIT, gone_within, running_workers, secs, start_times, test
 from lib.fastcgi import fcgi_params, fcgi_read_response, fcgi_request_bytes, fcgi_send, kept_connections
 from lib.http_client import HOST, http_get, safe_get, status_of
 from lib.load import burst, failures
 from lib.pagecheck import visits_on
 from lib.results import Errors, expect
 from lib.stack import proc_alive, proc_start_time, wait_gone
+
+
+def check_exit(e, pid, took, limit, what):
+    """A check that pid exited within limit; took: seconds from the signal until pid was gone, or None (still running)."""
+    e.check(took is not None and took < limit, "%s %d exited %s after SIGTERM (limit %s)"
+            % (what, pid, "%.2f s" % took if took is not None else "not at all", secs(limit)))
 
 
 @test("graceful stop of the stack within %s, restart keeps the count" % secs(STACK_STOP))

@@ -16,10 +16,9 @@ import contextlib
 import os
 import re
 import shutil
-import socket
+import signal
 import subprocess
 import tempfile
-import threading
 
 from lib.results import expect
 from lib.sanitizer import SANITIZER_ENV
@@ -107,7 +106,7 @@ def stop_proc(p):
     """SIGKILL to a process started in its own session, and everything in it."""
     if p.poll() is None:
         try:
-            os.killpg(p.pid, 9)
+            os.killpg(p.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         p.wait(5)
@@ -129,9 +128,10 @@ class Context:
         st = Stack(self.worker, workers=workers, threads=threads,
                    env=dict({"REDIS_TIMEOUT_MS": str(REDIS_TIMEOUT_MS)}, **(env or {})),
                    name="stack %d" % (len(self.stacks) + 1),
-                   # pdeathsig fires when the starting thread dies: only the main thread
-                   # lives as long as the stacks it starts.
-                   die_with_parent=threading.current_thread() is threading.main_thread(), **kw)
+                   # The stack stops when the thread that started it ends, even if the
+                   # suite is SIGKILLed: the main thread, or a background test's own
+                   # thread, which ends with the test.
+                   die_with_parent=True, **kw)
         self.stacks.append(st)
         st.start()
         return st
@@ -226,23 +226,6 @@ def running_workers(st, n=3):
     expect(len(pids) == n and all(pids) and all(proc_alive(p) for p in pids),
            "expected %d running workers, found %s" % (n, pids))
     return pids
-
-
-def check_exit(e, pid, took, limit, what):
-    """took: seconds from the signal until pid was gone, or None (still running)."""
-    e.check(took is not None and took < limit, "%s %d exited %s after SIGTERM (limit %s)"
-            % (what, pid, "%.2f s" % took if took is not None else "not at all", secs(limit)))
-
-
-def socket_refuses(sock):
-    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        c.connect(sock)
-        return False
-    except (ConnectionRefusedError, FileNotFoundError):
-        return True
-    finally:
-        c.close()
 
 
 def gone_within(pid, limit):
