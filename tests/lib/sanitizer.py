@@ -11,9 +11,10 @@ import subprocess
 # Set, never inherited: a caller's ASAN_OPTIONS=detect_leaks=0 or an LSAN_OPTIONS
 # suppressions file would switch a check off without a trace. halt_on_error: the first
 # report ends the process, so it cannot scroll by in a long run; abort_on_error=0: exit
-# with a status instead of a core dump. Programs without a sanitizer ignore these.
+# with a status instead of a core dump; detect_stack_use_after_return: also catch a
+# pointer to a returned function's locals. Programs without a sanitizer ignore these.
 SANITIZER_ENV = {
-    "ASAN_OPTIONS": "detect_leaks=1:halt_on_error=1:abort_on_error=0",
+    "ASAN_OPTIONS": "detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1",
     "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:abort_on_error=0",
     "LSAN_OPTIONS": "detect_leaks=1:report_objects=1",
 }
