@@ -35,6 +35,9 @@ static int invalid(const source *s, const char *name, const char *value, const c
         shown[n] = ((unsigned char)value[n] < 0x20 || value[n] == 0x7f) ? '?' : value[n];
     snprintf(shown + n, sizeof(shown) - n, "%s", value[n] ? "..." : "");
     snprintf(s->err, s->errlen, "%s=%s: %s", name, shown, why);
+    /* why may quote the value again, uncut (fileRead's "path: reason"). */
+    for (char *c = s->err; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
     return -1;
 }
 

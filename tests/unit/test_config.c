@@ -125,6 +125,10 @@ START_TEST(password_file) {
     unlink(path);
     expectError((const char *[]){"REDIS_PASSWORD_FILE", path, NULL}, "REDIS_PASSWORD_FILE=");
     ck_assert_msg(strstr(err, "No such file") != NULL, "%s", err);
+    /* The reason repeats the path: its line break must not reach the log either. */
+    strcat(path, "\nFAKE");
+    expectError((const char *[]){"REDIS_PASSWORD_FILE", path, NULL}, "REDIS_PASSWORD_FILE=");
+    ck_assert_msg(strstr(err, "?FAKE: No such file") != NULL, "%s", err);
 }
 END_TEST
 
