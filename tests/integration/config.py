@@ -254,7 +254,7 @@ def nginx_rejects(ctx, upstream):
     os.mkdir(os.path.join(d, "temp"))
     with open(os.path.join(d, "upstream.conf"), "w") as f:
         f.write(upstream)
-    env = dict(os.environ, NGINX_USER_LINE="", NGINX_WORKER_PROCESSES="2", NGINX_PID_FILE=os.path.join(d, "nginx.pid"),
+    env = dict(PATH=os.environ["PATH"], NGINX_USER_LINE="", NGINX_WORKER_PROCESSES="2", NGINX_PID_FILE=os.path.join(d, "nginx.pid"),
                NGINX_MIME_TYPES="/etc/nginx/mime.types", NGINX_ACCESS_LOG="off", NGINX_TEMP_DIR=os.path.join(d, "temp"),
                NGINX_UPSTREAM_CONF=os.path.join(d, "upstream.conf"), NGINX_LISTEN="127.0.0.1:1",
                NGINX_STATIC_ROOT=os.path.join(REPO, "templates", "static"))
