@@ -1,34 +1,65 @@
 #!/usr/bin/env bash
-# `make check`: every suite on the release build, the worker under valgrind, then the
-# pure and Redis suites and the worker again built with ASan/UBSan. Prints each suite's own output and ends with one line,
-# "N passed, N failed", counting the checks of all suites. Exits 1 if anything failed.
+# `make check`: every suite, each against the build it was made for, each under a time
+# limit, each required to run the number of checks it is known to have.
+#
+#   make check             the release build (unit, store, nginx -t, integration, the
+#                          worker under valgrind), then the ASan/UBSan build (unit, store,
+#                          integration with its logs scanned for reports, memory checks)
+#   make SANITIZE=1 check  the ASan/UBSan build only
+#
+# Prints each suite's own output and ends with one line, "N passed, N failed", counting the
+# checks of all suites. Exits 1 if anything failed.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
+
+# What Check, the sanitizers and make do is decided here, not by the caller's environment:
+# CK_RUN_CASE=x, say, would make a suite run no check at all and still pass.
+for v in $(compgen -e); do
+    case $v in CK_*|ASAN_*|UBSAN_*|LSAN_*|MAKEFLAGS|MFLAGS|MAKELEVEL|MAKEOVERRIDES) unset "$v" ;; esac
+done
+export CK_FORK=yes CK_DEFAULT_TIMEOUT=60 CK_VERBOSITY=normal
+export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS=report_objects=1
+
+# How many checks each suite has. A suite that runs fewer (or more) fails: update the
+# number in the same commit that adds or removes a check.
+declare -A EXPECTED=(
+    [unit]=82 [store]=9 [nginx]=1 [colour]=22 [integration]=21 [valgrind]=6 [sanitizer]=6
+)
+
 passed=0
 failed=0
 log=$(mktemp -d /tmp/kt-check-XXXXXX)
 trap 'rm -rf "$log"' EXIT
 
-# Runs one suite, shows its output, and adds its counts. A suite that dies without its
-# summary line counts as one failure.
+# suite KEY SECONDS TITLE COMMAND...: runs one suite under a time limit, shows its output,
+# and adds its counts. A suite fails as a whole (one more failure) when it dies without
+# its summary line, exits non-zero while its summary shows no failure, or ran a number of
+# checks other than EXPECTED[KEY].
 suite() {
-    local name=$1; shift
-    echo "=== $name: $*"
-    "$@" 2>&1 | tee "$log/out"
-    local rc=${PIPESTATUS[0]} line n f e
+    local key=$1 limit=$2 title=$3; shift 3
+    echo "=== $title: $*"
+    timeout -k 10 "$limit" "$@" 2>&1 | tee "$log/out"
+    local rc=${PIPESTATUS[0]} line n f
     if line=$(grep -E '^[0-9]+%: Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' "$log/out" | tail -1) && [ -n "$line" ]; then
         n=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
-        f=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
-        e=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
-        passed=$((passed + n - f - e)); failed=$((failed + f + e))
+        f=$(( $(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line") + $(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line") ))
     elif line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log/out" | tail -1) && [ -n "$line" ]; then
-        passed=$((passed + $(cut -d' ' -f1 <<<"$line"))); failed=$((failed + $(cut -d' ' -f3 <<<"$line")))
+        f=$(cut -d' ' -f3 <<<"$line")
+        n=$(( $(cut -d' ' -f1 <<<"$line") + f ))
     else
-        echo "--- $name: no summary line (exit status $rc)"
+        [ "$rc" = 124 ] && echo "--- $title: stopped after $limit s (time limit)" ||
+            echo "--- $title: no summary line (exit status $rc)"
         failed=$((failed + 1)); return
     fi
-    if [ "$rc" != 0 ] && ! grep -qE 'Failures: [1-9]|Errors: [1-9]|[1-9][0-9]* failed' <<<"$line"; then
-        echo "--- $name: exit status $rc although its summary shows no failure"
+    passed=$((passed + n - f)); failed=$((failed + f))
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+        echo "--- $title: exit status $rc although its summary shows no failure"
+        failed=$((failed + 1))
+    fi
+    if [ "$n" != "${EXPECTED[$key]}" ]; then
+        echo "--- $title: ran $n checks, expected ${EXPECTED[$key]} (tests/check.sh, EXPECTED)"
         failed=$((failed + 1))
     fi
 }
@@ -37,7 +68,7 @@ suite() {
 nginx_config() {
     local d=$log/nginx
     mkdir -p "$d/temp"
-    echo "upstream khalid_workers { server unix:$d/w.sock; }" >"$d/upstream.conf"
+    nginx/upstream.sh "$(nginx/keepalive.sh "" 64 1)" "unix:$d/w.sock" >"$d/upstream.conf" &&
     NGINX_USER_LINE="" NGINX_WORKER_PROCESSES=1 NGINX_PID_FILE=$d/nginx.pid \
     NGINX_MIME_TYPES=/etc/nginx/mime.types NGINX_ACCESS_LOG=off NGINX_TEMP_DIR=$d/temp \
     NGINX_UPSTREAM_CONF=$d/upstream.conf NGINX_LISTEN=127.0.0.1:1 NGINX_STATIC_ROOT=$PWD/templates/static \
@@ -45,18 +76,36 @@ nginx_config() {
     nginx -t -q -e stderr -p "$d" -c "$d/nginx.conf" && echo "1 passed, 0 failed" || echo "0 passed, 1 failed"
 }
 
-make -s worker build/release/unit-tests build/release/store-tests || { echo "0 passed, 1 failed"; exit 1; }
-suite "unit tests" build/release/unit-tests
-suite "store tests (real redis-server)" build/release/store-tests
-suite "nginx -t" nginx_config
-suite "integration tests (native stack)" /usr/bin/python3 tests/integration.py --worker build/release/khalid-fcgi
-suite "worker under valgrind (native stack)" /usr/bin/python3 tests/memcheck.py --valgrind --worker build/release/khalid-fcgi
-if make -s SANITIZE=1 worker build/sanitize/unit-tests build/sanitize/store-tests; then
-    suite "unit tests, ASan/UBSan" build/sanitize/unit-tests
-    suite "store tests, ASan/UBSan" build/sanitize/store-tests
-    suite "worker with ASan/UBSan (native stack)" /usr/bin/python3 tests/memcheck.py --sanitizer --worker build/sanitize/khalid-fcgi
-else
-    echo "--- the sanitizer build failed"; failed=$((failed + 1))
+# build SANITIZE: builds exactly the binaries the suites below run, in that mode's
+# directory (the caller's SANITIZE is not inherited: it is given on the command line).
+build() {
+    make -s SANITIZE="$1" worker fakeclock-worker "build/$2/unit-tests" "build/$2/store-tests" && return 0
+    echo "--- the $2 build failed"; failed=$((failed + 1)); return 1
+}
+
+# The suites of one build; the integration suite scans the logs for sanitizer reports
+# when the worker is instrumented.
+run_build() {
+    local dir=build/$1 what=$2
+    suite unit 120 "unit tests$what" "$dir/unit-tests"
+    suite store 120 "store tests (real redis-server)$what" "$dir/store-tests"
+    suite integration 900 "integration tests (native stack)$what" \
+        /usr/bin/python3 tests/integration/run.py --worker "$dir/khalid-fcgi"
+}
+
+export -f nginx_config
+export log
+suite nginx 60 "nginx -t" bash -c nginx_config
+suite colour 60 "colour and contrast maths (browser tests' helpers)" python3 tests/browser/test_colour.py
+if [ "${CHECK_SANITIZE:-0}" != 1 ] && build 0 release; then
+    run_build release ""
+    suite valgrind 600 "worker under valgrind (native stack)" \
+        /usr/bin/python3 tests/memcheck.py --valgrind --worker build/release/khalid-fcgi
+fi
+if build 1 sanitize; then
+    run_build sanitize ", ASan/UBSan"
+    suite sanitizer 600 "worker with ASan/UBSan (native stack)" \
+        /usr/bin/python3 tests/memcheck.py --sanitizer --worker build/sanitize/khalid-fcgi
 fi
 
 echo "$passed passed, $failed failed"
