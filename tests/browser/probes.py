@@ -148,3 +148,45 @@ const wait = () => {
 wait();
 """
 
+
+# The stats page as its checks need it: each chart (its <title>, the <title> of each bar
+# by series, the rows of its table of numbers), each top list (heading, whether its
+# table is named by it, each row's name, views and bar), the period links, and the JSON
+# links in <main>.
+JS_STATS = """
+const norm = s => (s || '').replace(/\\s+/g, ' ').trim();
+const charts = [...document.querySelectorAll('svg.chart')].map(svg => {
+  const fig = svg.closest('figure'), title = svg.querySelector(':scope > title');
+  const table = fig && fig.querySelector('details.chart-numbers table');
+  return {
+    title: title ? norm(title.textContent) : null,
+    role: svg.getAttribute('role'),
+    caption: norm(((fig && fig.querySelector('figcaption')) || {}).textContent),
+    series: [...svg.querySelectorAll('g.chart-bars')].map(g =>
+      [...g.querySelectorAll('rect')].map(r => norm((r.querySelector('title') || {}).textContent))),
+    rows: table ? [...table.tBodies].flatMap(b => [...b.rows]).map(r => [...r.cells].map(c => norm(c.textContent))) : null,
+  };
+});
+const lists = [...document.querySelectorAll('.top-list')].map(sec => {
+  const h = sec.querySelector('h2'), table = sec.querySelector('table.bars');
+  return {
+    heading: h ? norm(h.textContent) : null,
+    named: !!(table && h && h.id && table.getAttribute('aria-labelledby') === h.id),
+    empty: norm((sec.querySelector('.top-empty') || {}).textContent) || null,
+    rows: table ? [...table.tBodies[0].rows].map(r => {
+      const bar = r.querySelector('svg'), rect = bar && bar.querySelector('rect');
+      return {name: norm(r.cells[0].textContent), views: norm(r.cells[r.cells.length - 1].textContent),
+              hidden: !!bar && !!bar.closest('[aria-hidden="true"]'),
+              width: rect ? parseFloat(rect.getAttribute('width')) : null};
+    }) : null,
+  };
+});
+return {
+  charts: charts,
+  lists: lists,
+  periods: [...document.querySelectorAll('.period-link')].map(a => ({
+    text: norm(a.textContent), href: a.href, current: a.getAttribute('aria-current'),
+    background: getComputedStyle(a).backgroundColor})),
+  json: [...document.querySelectorAll('main a[href]')].filter(a => a.pathname === '/api/stats').map(a => a.href),
+};
+"""

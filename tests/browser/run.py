@@ -6,18 +6,24 @@ python3-selenium against the native stack (issue 5).
 
 `make check-browser` installs the packages (scripts/deps.sh) and runs this.
 
-Starts its own stack (tests/lib/stack.py) in a temp dir on a free port, seeds the counter,
-and for every page -- /, /count, /about, a 404, and the 503 that /count answers while Redis
-is stopped -- takes screenshots at desktop (1280x800) and phone (390x844) size into
+Starts its own stack (tests/lib/stack.py) in a temp dir on a free port, seeds the counter
+and a few views from people's browsers (with referrers; the suite's own Chromium counts as
+a bot), and for every page -- /, /count, /about, /stats, a 404, and the 503 that /count
+answers while Redis is stopped -- takes screenshots at desktop (1280x800) and phone (390x844) size into
 docs/screenshots/ and checks:
 
   - every request the browser makes goes to http://127.0.0.1:PORT/ (or is a data: URL),
     read from the DevTools performance log (Network.requestWillBeSent);
   - no console errors (the 404/503 pages may log exactly one: their own document's status)
     and no CSP violations (console messages and securitypolicyviolation events);
-  - every link leads where its name says (clicked, then URL and h1 checked; the skip link
-    with the keyboard; off-site links only compared with the configured URLs, not followed);
+  - every link leads where its name says (clicked, then URL, query included, and h1 checked;
+    the skip link with the keyboard; off-site links only compared with the configured URLs,
+    not followed; links to JSON and CSV fetched outside the browser: status and type);
   - reloading /count shows a higher number, the one Redis holds; #visits is plain digits;
+  - /stats: each chart has a <title> and its numbers in a table with a row per bar, agreeing
+    with the bars' own titles; the five top lists are tables named by their headings, their
+    bars hidden from assistive technology and scaled to the largest; the period switch marks
+    the period shown with aria-current (and visibly) and the JSON link follows it;
   - the pages work with JavaScript disabled (a second browser);
   - accessibility basics: lang, a title per page, one h1, alt on images, accessible names on
     icon-only links, text contrast >= 4.5:1 (from style.css, and from the computed colours
