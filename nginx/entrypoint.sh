@@ -11,6 +11,7 @@
 #                           the workers' setting, which compose.yml passes to both
 #   NGINX_ACCESS_LOG        default "/dev/stdout combined buffer=32k flush=1s" ("off": none)
 #   UPSTREAM_SERVICE, UPSTREAM_PORT, UPSTREAM_INTERVAL: see watch-upstream.sh
+#   TRUSTED_PROXIES, STATS_PASSWORD, STATS_PASSWORD_FILE: see render-conf.sh
 set -euo pipefail
 
 LIB=/usr/local/lib/khalid-tracker/nginx
@@ -28,6 +29,7 @@ export NGINX_TEMP_DIR=$RUN_DIR/tmp
 export NGINX_UPSTREAM_CONF=$RUN_DIR/upstream.conf
 export NGINX_LISTEN=${NGINX_LISTEN:-8080}
 export NGINX_STATIC_ROOT=/usr/share/khalid-tracker/static
+export NGINX_STATS_HTPASSWD=$RUN_DIR/stats.htpasswd
 export NGINX_CONF=$RUN_DIR/nginx.conf
 
 if ! [[ $NGINX_WORKER_PROCESSES =~ ^([1-9][0-9]{0,2}|auto)$ ]]; then

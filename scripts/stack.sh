@@ -121,6 +121,7 @@ NGINX_USER_LINE=$user_line NGINX_WORKER_PROCESSES=$nginx_processes \
 NGINX_PID_FILE=$run/nginx.pid NGINX_MIME_TYPES=/etc/nginx/mime.types \
 NGINX_ACCESS_LOG="$state/log/access.log combined buffer=64k flush=1s" NGINX_TEMP_DIR=$state/nginx/temp \
 NGINX_UPSTREAM_CONF=$upstream NGINX_LISTEN=127.0.0.1:$PORT NGINX_STATIC_ROOT=$repo/templates/static \
+NGINX_STATS_HTPASSWD=$state/nginx/stats.htpasswd \
     "$repo/nginx/render-conf.sh" "$repo/nginx/nginx.conf.in" >"$conf"
 nginx -q -t -e stderr -p "$state/nginx" -c "$conf" || die "nginx rejected $conf"
 nginx -e stderr -p "$state/nginx" -c "$conf" &

@@ -6,6 +6,7 @@
 #                          worker under valgrind), then the ASan/UBSan build (unit, store,
 #                          integration with its logs scanned for reports, memory checks)
 #   make SANITIZE=1 check  the ASan/UBSan build only
+#   CHECK_FAIL_FAST=1      stop after the first suite that fails (make check-mutants)
 #
 # Prints each suite's own output and ends with one line, "N passed, N failed", counting the
 # checks of all suites. Exits 1 if anything failed.
@@ -25,7 +26,7 @@ export LSAN_OPTIONS=report_objects=1
 # How many checks each suite has. A suite that runs fewer (or more) fails: update the
 # number in the same commit that adds or removes a check.
 declare -A EXPECTED=(
-    [unit]=82 [store]=9 [nginx]=1 [colour]=22 [integration]=21 [valgrind]=6 [sanitizer]=6
+    [unit]=82 [store]=9 [nginx]=2 [colour]=22 [integration]=21 [valgrind]=6 [sanitizer]=6
 )
 
 passed=0
@@ -51,7 +52,7 @@ suite() {
     else
         [ "$rc" = 124 ] && echo "--- $title: stopped after $limit s (time limit)" ||
             echo "--- $title: no summary line (exit status $rc)"
-        failed=$((failed + 1)); return
+        failed=$((failed + 1)); stop_if_failing; return
     fi
     passed=$((passed + n - f)); failed=$((failed + f))
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
@@ -62,18 +63,37 @@ suite() {
         echo "--- $title: ran $n checks, expected ${EXPECTED[$key]} (tests/check.sh, EXPECTED)"
         failed=$((failed + 1))
     fi
+    stop_if_failing
 }
 
-# The nginx configuration as the native stack renders it, checked by nginx itself.
+# With CHECK_FAIL_FAST=1, ends the run at the first failure, with the summary line.
+stop_if_failing() {
+    [ "$failed" != 0 ] && [ "${CHECK_FAIL_FAST:-0}" = 1 ] || return 0
+    echo "--- stopping at the first failed suite (CHECK_FAIL_FAST=1)"
+    echo "$passed passed, $failed failed"
+    exit 1
+}
+
+# The nginx configuration as the native stack renders it, checked by nginx itself: with
+# the defaults, and with every optional setting (trusted proxies, private statistics).
 nginx_config() {
-    local d=$log/nginx
+    local d=$log/nginx ok=0 bad=0 settings
     mkdir -p "$d/temp"
-    nginx/upstream.sh "$(nginx/keepalive.sh "" 64 1)" "unix:$d/w.sock" >"$d/upstream.conf" &&
-    NGINX_USER_LINE="" NGINX_WORKER_PROCESSES=1 NGINX_PID_FILE=$d/nginx.pid \
-    NGINX_MIME_TYPES=/etc/nginx/mime.types NGINX_ACCESS_LOG=off NGINX_TEMP_DIR=$d/temp \
-    NGINX_UPSTREAM_CONF=$d/upstream.conf NGINX_LISTEN=127.0.0.1:1 NGINX_STATIC_ROOT=$PWD/templates/static \
-        nginx/render-conf.sh nginx/nginx.conf.in >"$d/nginx.conf" &&
-    nginx -t -q -e stderr -p "$d" -c "$d/nginx.conf" && echo "1 passed, 0 failed" || echo "0 passed, 1 failed"
+    nginx/upstream.sh "$(nginx/keepalive.sh "" 64 1)" "unix:$d/w.sock" >"$d/upstream.conf" || bad=1
+    for settings in "" "TRUSTED_PROXIES=10.0.0.0/8,2001:db8::/32 STATS_PASSWORD=s3cret"; do
+        if env -u TRUSTED_PROXIES -u STATS_PASSWORD -u STATS_PASSWORD_FILE $settings \
+            NGINX_USER_LINE="" NGINX_WORKER_PROCESSES=1 NGINX_PID_FILE="$d/nginx.pid" \
+            NGINX_MIME_TYPES=/etc/nginx/mime.types NGINX_ACCESS_LOG=off NGINX_TEMP_DIR="$d/temp" \
+            NGINX_UPSTREAM_CONF="$d/upstream.conf" NGINX_LISTEN=127.0.0.1:1 \
+            NGINX_STATIC_ROOT="$PWD/templates/static" NGINX_STATS_HTPASSWD="$d/stats.htpasswd" \
+            nginx/render-conf.sh nginx/nginx.conf.in >"$d/nginx.conf" &&
+            nginx -t -q -e stderr -p "$d" -c "$d/nginx.conf"; then
+            ok=$((ok + 1)); echo "ok - nginx -t with settings: ${settings:-(defaults)}"
+        else
+            bad=$((bad + 1)); echo "FAIL - nginx -t with settings: ${settings:-(defaults)}"
+        fi
+    done
+    echo "$ok passed, $bad failed"
 }
 
 # build SANITIZE: builds exactly the binaries the suites below run, in that mode's
