@@ -65,11 +65,11 @@ void pageStats(pageCtx *c) {
     bufInit(&charts);
     bufInit(&lists);
     statsPageRender(st, &charts, &lists);
-    char views[32], visitors[32], live[32], bots[32], visits[40];
-    snprintf(views, sizeof(views), "%lld", st->views);
-    snprintf(visitors, sizeof(visitors), "%lld", st->visitors);
-    snprintf(live, sizeof(live), "%lld", st->live);
-    snprintf(bots, sizeof(bots), "%lld", st->bots);
+    char views[40], visitors[40], live[40], bots[40], visits[40];
+    formatGrouped(st->views, views, sizeof(views));
+    formatGrouped(st->visitors, visitors, sizeof(visitors));
+    formatGrouped(st->live, live, sizeof(live));
+    formatGrouped(st->bots, bots, sizeof(bots));
     formatGrouped(st->visits, visits, sizeof(visits));
     const char *v[V_COUNT];
     viewCommon(c->view, v, "stats", "Statistics");
