@@ -128,6 +128,7 @@ int configLoad(config *c, configGetenv get, void *ud, char *err, size_t errlen) 
     source s = {get ? get : processGetenv, ud, err, errlen};
     if (readString(&s, "REDIS_HOST", c->redisHost, sizeof(c->redisHost)) < 0 ||
         readInt(&s, "REDIS_PORT", 1, 65535, &c->redisPort) < 0 ||
+        readString(&s, "REDIS_USERNAME", c->redisUser, sizeof(c->redisUser)) < 0 ||
         readPassword(&s, c) < 0 ||
         readInt(&s, "REDIS_TIMEOUT_MS", 10, 60000, &c->redisTimeoutMs) < 0 ||
         readString(&s, "APP_NAME", c->appName, sizeof(c->appName)) < 0 ||

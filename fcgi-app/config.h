@@ -10,6 +10,7 @@
 typedef struct config {
     char redisHost[256];     /* host name, IP address, or a unix socket path starting with '/' */
     int redisPort;
+    char redisUser[128];     /* an ACL user; empty: the default user */
     char redisPassword[512]; /* empty: no AUTH */
     int redisTimeoutMs;      /* bounds connect and every command */
     char appName[128];

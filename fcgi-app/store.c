@@ -19,7 +19,7 @@
 
 struct storePriv {
     redisContext *ctx;
-    char *host, *password;
+    char *host, *user, *password;
     int port;
     struct timeval timeout;
     long long retryAtMs;  /* no reconnect before this monotonic time */
@@ -102,7 +102,8 @@ static int connectIfNeeded(store *s) {
         return -1;
     }
     if (p->password[0]) {
-        redisReply *r = redisCommand(p->ctx, "AUTH %s", p->password);
+        redisReply *r = p->user[0] ? redisCommand(p->ctx, "AUTH %s %s", p->user, p->password)
+                                   : redisCommand(p->ctx, "AUTH %s", p->password);
         int ok = r && r->type == REDIS_REPLY_STATUS;
         if (!ok) fail(s, "redis AUTH", r ? r->str : p->ctx->errstr);
         freeReplyObject(r);
@@ -138,7 +139,7 @@ static redisReply *command(store *s, const char *fmt, ...) {
     return r;
 }
 
-store *storeCreate(const char *host, int port, const char *password, int timeoutMs) {
+store *storeCreate(const char *host, int port, const char *user, const char *password, int timeoutMs) {
     store *s = calloc(1, sizeof(*s));
     if (s == NULL) return NULL;
     struct storePriv *p = s->priv = calloc(1, sizeof(*p));
@@ -147,8 +148,9 @@ store *storeCreate(const char *host, int port, const char *password, int timeout
         return NULL;
     }
     p->host = strdup(host);
+    p->user = strdup(user ? user : "");
     p->password = strdup(password ? password : "");
-    if (p->host == NULL || p->password == NULL) {
+    if (p->host == NULL || p->user == NULL || p->password == NULL) {
         storeFree(s);
         return NULL;
     }
@@ -164,6 +166,7 @@ void storeFree(store *s) {
     struct storePriv *p = s->priv;
     if (p->ctx) redisFree(p->ctx);
     free(p->host);
+    free(p->user);
     free(p->password);
     free(p);
     free(s);

@@ -18,8 +18,10 @@ typedef struct store {
 } store;
 
 /* Creates a store for host:port (host starting with '/' is a unix socket). Connects on
- * first use. The strings are copied. Returns NULL only when out of memory. */
-store *storeCreate(const char *host, int port, const char *password, int timeoutMs);
+ * first use and authenticates as user (an ACL user; NULL or "" is the default user) with
+ * password (NULL or "": no AUTH). The strings are copied. Returns NULL only when out of
+ * memory. */
+store *storeCreate(const char *host, int port, const char *user, const char *password, int timeoutMs);
 void storeFree(store *s);
 
 /* INCR key; the new value goes to *value. Returns 0, or -1 with s->err and s->errstr set. */

@@ -96,7 +96,8 @@ tracker *trackerCreate(const config *cfg, int threads) {
     if (t == NULL) return NULL;
     t->queues = calloc((size_t)threads, sizeof(*t->queues));
     t->sums = calloc(SUMS_MAX, sizeof(*t->sums));
-    t->store = storeCreate(cfg->redisHost, cfg->redisPort, cfg->redisPassword, cfg->redisTimeoutMs);
+    t->store = storeCreate(cfg->redisHost, cfg->redisPort, cfg->redisUser, cfg->redisPassword,
+                           cfg->redisTimeoutMs);
     if (t->queues == NULL || t->sums == NULL || t->store == NULL) {
         storeFree(t->store);
         free(t->sums);

@@ -113,7 +113,8 @@ static int workerInit(worker *w, workerPool *p, const config *cfg, int index) {
     w->rng = ((unsigned long long)time(NULL) << 20) ^ (unsigned long long)getpid() ^
              (0x9E3779B97F4A7C15ull * (unsigned long long)(index + 1));
     if (w->rng == 0) w->rng = 1;
-    w->store = storeCreate(cfg->redisHost, cfg->redisPort, cfg->redisPassword, cfg->redisTimeoutMs);
+    w->store = storeCreate(cfg->redisHost, cfg->redisPort, cfg->redisUser, cfg->redisPassword,
+                           cfg->redisTimeoutMs);
     return w->store ? 0 : -1;
 }
 

@@ -17,7 +17,7 @@ static void setup(void) {
     snprintf(cfg.templateDir, sizeof(cfg.templateDir), "%s", TEST_TEMPLATE_DIR);
     theView = viewLoad(&cfg, err, sizeof(err));
     ck_assert_msg(theView != NULL, "%s", err);
-    deadStore = storeCreate("/nonexistent/kt-test/redis.sock", 0, NULL, 100);
+    deadStore = storeCreate("/nonexistent/kt-test/redis.sock", 0, NULL, NULL, 100);
     ck_assert_ptr_nonnull(deadStore);
 }
 

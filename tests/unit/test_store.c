@@ -104,7 +104,7 @@ static void onFatalSignal(int sig) {
 }
 
 static store *connectTest(const char *password) {
-    store *s = storeCreate("127.0.0.1", port, password, TIMEOUT_MS);
+    store *s = storeCreate("127.0.0.1", port, NULL, password, TIMEOUT_MS);
     ck_assert_ptr_nonnull(s);
     return s;
 }
@@ -175,8 +175,37 @@ START_TEST(wrong_password_fails) {
 }
 END_TEST
 
+START_TEST(acl_user_authenticates_and_is_limited) {
+    redisContext *c = redisConnect("127.0.0.1", port);
+    freeReplyObject(redisCommand(c, "AUTH %s", PASSWORD));
+    redisReply *r = redisCommand(c, "ACL SETUSER %s on >%s resetkeys ~t:acl:* resetchannels -@all +incr +ping",
+                                 "kt-acl", "acl-pass");
+    ck_assert_msg(r && r->type == REDIS_REPLY_STATUS, "ACL SETUSER failed: %s", r ? r->str : c->errstr);
+    freeReplyObject(r);
+    redisFree(c);
+    store *s = storeCreate("127.0.0.1", port, "kt-acl", "acl-pass", TIMEOUT_MS);
+    long long v;
+    ck_assert_msg(storeIncr(s, "t:acl:n", &v) == 0, "%s", s->errstr);
+    ck_assert_int_eq(v, 1);
+    /* A command or key outside the user's rights is refused by Redis, not by the store. */
+    ck_assert_int_eq(storeIncr(s, "t:other", &v), -1);
+    ck_assert_msg(strstr(s->errstr, "NOPERM") != NULL, "%s", s->errstr);
+    struct redisReply *replies[1];
+    ck_assert_int_eq(storeAppend(s, "FLUSHALL"), 0);
+    ck_assert_int_eq(storeExec(s, replies, 1), 1);
+    ck_assert_int_eq(replies[0]->type, REDIS_REPLY_ERROR);
+    ck_assert_msg(strstr(replies[0]->str, "NOPERM") != NULL, "%s", replies[0]->str);
+    storeFreeReplies(replies, 1);
+    storeFree(s);
+    s = storeCreate("127.0.0.1", port, "kt-acl", "wrong", TIMEOUT_MS);
+    ck_assert_int_eq(storePing(s), -1);
+    ck_assert_msg(strstr(s->errstr, "AUTH") != NULL, "%s", s->errstr);
+    storeFree(s);
+}
+END_TEST
+
 START_TEST(unix_socket) {
-    store *s = storeCreate(sockPath, 0, PASSWORD, TIMEOUT_MS);
+    store *s = storeCreate(sockPath, 0, NULL, PASSWORD, TIMEOUT_MS);
     long long v;
     ck_assert_int_eq(storeIncr(s, "t:unix", &v), 0);
     ck_assert_int_eq(v, 1);
@@ -234,7 +263,7 @@ END_TEST
 
 START_TEST(unreachable_host_fails_within_timeout) {
     /* A port with no listener: connect is refused at once. */
-    store *s = storeCreate("127.0.0.1", freePort(), NULL, TIMEOUT_MS);
+    store *s = storeCreate("127.0.0.1", freePort(), NULL, NULL, TIMEOUT_MS);
     long long v, start = nowMs();
     ck_assert_int_eq(storeIncr(s, "visits", &v), -1);
     ck_assert_msg(nowMs() - start < 2 * TIMEOUT_MS, "refused connect was slow");
@@ -265,6 +294,7 @@ int main(void) {
     tcase_add_test(tc, keys_with_spaces_are_one_argument);
     tcase_add_test(tc, wrong_type_fails_but_keeps_connection);
     tcase_add_test(tc, wrong_password_fails);
+    tcase_add_test(tc, acl_user_authenticates_and_is_limited);
     tcase_add_test(tc, unix_socket);
     tcase_add_test(tc, unreachable_host_fails_within_timeout);
     tcase_add_test(tc, hung_redis_times_out_then_recovers);
