@@ -8,6 +8,16 @@
 #   STATS_PASSWORD or STATS_PASSWORD_FILE  puts /stats and /api/ behind HTTP basic auth
 #                    (user "stats"); the password's SHA-512 crypt hash is written to
 #                    NGINX_STATS_HTPASSWD, which nginx reads
+# and HTTPS, off unless one of these is set:
+#   TLS_CERT, TLS_KEY  the certificate (leaf first, then intermediates) and its unencrypted
+#                    key, PEM files; TLS_CHAIN (optional) the issuer's chain, which turns on
+#                    OCSP stapling
+#   TLS=self-signed  a private CA and a certificate for SERVER_NAME (default localhost), made
+#                    in NGINX_TLS_DIR on first use by tls-selfsigned.sh and reused after
+#   HSTS_MAX_AGE     Strict-Transport-Security max-age in seconds (default 31536000)
+# With HTTPS on, NGINX_HTTPS_LISTEN (nginx's [address:]port) and NGINX_HTTPS_PUBLIC_PORT (the
+# port clients reach, for the redirect) must be set too. The files are checked here, so a
+# wrong one stops the start with its name, before nginx serves anything.
 set -eu
 template=${1:?usage: render-conf.sh TEMPLATE}
 for v in NGINX_USER_LINE NGINX_WORKER_PROCESSES NGINX_PID_FILE NGINX_MIME_TYPES NGINX_ACCESS_LOG \
@@ -37,15 +47,87 @@ if [ -n "${STATS_PASSWORD:-}" ]; then
     (umask 077; printf 'stats:%s\n' "$hash" >"$NGINX_STATS_HTPASSWD")
     stats_auth="auth_basic \"statistics\"; auth_basic_user_file $NGINX_STATS_HTPASSWD;"
 fi
-sed -e "s|@USER_LINE@|$NGINX_USER_LINE|" \
-    -e "s|@WORKER_PROCESSES@|$NGINX_WORKER_PROCESSES|" \
-    -e "s|@PID_FILE@|$NGINX_PID_FILE|" \
-    -e "s|@MIME_TYPES@|$NGINX_MIME_TYPES|" \
-    -e "s|@ACCESS_LOG@|$NGINX_ACCESS_LOG|" \
-    -e "s|@TEMP_DIR@|$NGINX_TEMP_DIR|g" \
-    -e "s|@UPSTREAM_CONF@|$NGINX_UPSTREAM_CONF|" \
-    -e "s|@LISTEN@|$NGINX_LISTEN|" \
-    -e "s|@STATIC_ROOT@|$NGINX_STATIC_ROOT|g" \
-    -e "s|@REAL_IP@|$real_ip|" \
-    -e "s|@STATS_AUTH@|$stats_auth|" \
-    "$template"
+# HTTPS: the lines of nginx.conf.in marked @IF_TLS@ (and @IF_OCSP@) are kept without the
+# marker, or left out.
+fail() { echo "render-conf.sh: $*" >&2; exit 2; }
+# tls_file VAR: the file named by $VAR exists, is readable, and its path can stand in nginx.conf.
+tls_file() {
+    eval "f=\$$1"
+    case $f in *[!A-Za-z0-9._/@:,+=~-]*|'') fail "$1=$f: a path of letters, digits and ._/@:,+=~- only (it goes into nginx.conf)" ;; esac
+    [ -e "$f" ] || fail "$1=$f: no such file"
+    [ -f "$f" ] && [ -r "$f" ] || fail "$1=$f: cannot read it as $(id -un)"
+}
+case ${TLS:-} in
+    '') ;;
+    self-signed)
+        [ -z "${TLS_CERT:-}${TLS_KEY:-}${TLS_CHAIN:-}" ] || fail "set TLS=self-signed or TLS_CERT and TLS_KEY, not both"
+        [ -n "${NGINX_TLS_DIR:-}" ] || fail "TLS=self-signed: NGINX_TLS_DIR is not set"
+        "$(dirname "$0")/tls-selfsigned.sh" "$NGINX_TLS_DIR" "${SERVER_NAME:-localhost}" ||
+            fail "TLS=self-signed: no certificate in $NGINX_TLS_DIR (see above)"
+        TLS_CERT=$NGINX_TLS_DIR/server.crt TLS_KEY=$NGINX_TLS_DIR/server.key ;;
+    *) fail "TLS=$TLS: expected self-signed, or nothing (TLS_CERT and TLS_KEY turn HTTPS on)" ;;
+esac
+tls_on=0 ocsp_on=0
+if [ -n "${TLS_CERT:-}${TLS_KEY:-}${TLS_CHAIN:-}" ]; then
+    tls_on=1
+    [ -n "${TLS_CERT:-}" ] || fail "TLS_KEY or TLS_CHAIN is set but TLS_CERT is not"
+    [ -n "${TLS_KEY:-}" ] || fail "TLS_CERT=$TLS_CERT is set but TLS_KEY is not"
+    : "${NGINX_HTTPS_LISTEN:?render-conf.sh: HTTPS is on but NGINX_HTTPS_LISTEN is not set}"
+    : "${NGINX_HTTPS_PUBLIC_PORT:?render-conf.sh: HTTPS is on but NGINX_HTTPS_PUBLIC_PORT is not set}"
+    case $NGINX_HTTPS_LISTEN in *[!0-9a-fA-F.:\[\]]*) fail "NGINX_HTTPS_LISTEN=$NGINX_HTTPS_LISTEN: expected [address:]port" ;; esac
+    case $NGINX_HTTPS_PUBLIC_PORT in *[!0-9]*) fail "NGINX_HTTPS_PUBLIC_PORT=$NGINX_HTTPS_PUBLIC_PORT: expected a port number" ;; esac
+    HSTS_MAX_AGE=${HSTS_MAX_AGE:-31536000}
+    case $HSTS_MAX_AGE in *[!0-9]*|'') fail "HSTS_MAX_AGE=$HSTS_MAX_AGE: expected a number of seconds" ;; esac
+    tls_file TLS_CERT
+    tls_file TLS_KEY
+    openssl x509 -in "$TLS_CERT" -noout 2>/dev/null || fail "TLS_CERT=$TLS_CERT: not a PEM certificate"
+    # -passin: an encrypted key fails here, where nginx would stop to ask for its passphrase.
+    key_pub=$(openssl pkey -in "$TLS_KEY" -passin pass: -pubout 2>/dev/null) ||
+        fail "TLS_KEY=$TLS_KEY: not an unencrypted PEM private key"
+    [ "$(openssl x509 -in "$TLS_CERT" -noout -pubkey)" = "$key_pub" ] ||
+        fail "TLS_KEY=$TLS_KEY is not the key of the certificate in TLS_CERT=$TLS_CERT"
+    openssl x509 -in "$TLS_CERT" -noout -checkend 0 >/dev/null ||
+        echo "render-conf.sh: warning: TLS_CERT=$TLS_CERT has expired: clients will refuse it" >&2
+    https_port=":$NGINX_HTTPS_PUBLIC_PORT"
+    [ "$NGINX_HTTPS_PUBLIC_PORT" = 443 ] && https_port=""
+    resolver=
+    if [ -n "${TLS_CHAIN:-}" ]; then
+        ocsp_on=1
+        tls_file TLS_CHAIN
+        openssl x509 -in "$TLS_CHAIN" -noout 2>/dev/null || fail "TLS_CHAIN=$TLS_CHAIN: not a PEM certificate chain"
+        # nginx asks the CA's OCSP responder itself: the resolver this system uses (Docker's
+        # own in a container), IPv6 in brackets.
+        resolver=$(awk '$1 == "nameserver" { print ($2 ~ /:/ ? "[" $2 "]" : $2); exit }' /etc/resolv.conf 2>/dev/null)
+        [ -n "$resolver" ] || fail "TLS_CHAIN=$TLS_CHAIN: OCSP stapling needs a resolver, and /etc/resolv.conf names none"
+    fi
+fi
+tls_lines() {
+    if [ "$tls_on" = 0 ]; then
+        sed -e '/^@IF_TLS@/d' -e '/^@IF_OCSP@/d'
+        return
+    fi
+    ocsp='/^@IF_OCSP@/d'
+    [ "$ocsp_on" = 1 ] && ocsp='s|^@IF_OCSP@||'
+    sed -e 's|^@IF_TLS@||' -e "$ocsp" \
+        -e "s|@HTTPS_LISTEN@|$NGINX_HTTPS_LISTEN|" \
+        -e "s|@TLS_CERT@|$TLS_CERT|" \
+        -e "s|@TLS_KEY@|$TLS_KEY|" \
+        -e "s|@TLS_CHAIN@|${TLS_CHAIN:-}|" \
+        -e "s|@RESOLVER@|$resolver|" \
+        -e "s|@HSTS_MAX_AGE@|$HSTS_MAX_AGE|" \
+        -e "s|@HTTPS_PORT_SUFFIX@|$https_port|"
+}
+[ -r "$template" ] || fail "$template: cannot read it"
+
+tls_lines <"$template" |
+    sed -e "s|@USER_LINE@|$NGINX_USER_LINE|" \
+        -e "s|@WORKER_PROCESSES@|$NGINX_WORKER_PROCESSES|" \
+        -e "s|@PID_FILE@|$NGINX_PID_FILE|" \
+        -e "s|@MIME_TYPES@|$NGINX_MIME_TYPES|" \
+        -e "s|@ACCESS_LOG@|$NGINX_ACCESS_LOG|" \
+        -e "s|@TEMP_DIR@|$NGINX_TEMP_DIR|g" \
+        -e "s|@UPSTREAM_CONF@|$NGINX_UPSTREAM_CONF|" \
+        -e "s|@LISTEN@|$NGINX_LISTEN|" \
+        -e "s|@STATIC_ROOT@|$NGINX_STATIC_ROOT|g" \
+        -e "s|@REAL_IP@|$real_ip|" \
+        -e "s|@STATS_AUTH@|$stats_auth|"

@@ -14,6 +14,9 @@
 # KHALID_WORKER_WRAPPER (a command the worker runs under, e.g. valgrind),
 # NGINX_WORKER_PROCESSES (1), REDIS_PASSWORD, plus the worker's own variables
 # (FCGI_THREADS, APP_NAME, ...), which are passed through to it.
+# HTTPS (nginx/render-conf.sh): TLS_CERT + TLS_KEY (+ TLS_CHAIN), or TLS=self-signed (a CA
+# and certificate for SERVER_NAME kept in $STATE_DIR/tls), serve https://127.0.0.1:HTTPS_PORT
+# (5443) and make plain HTTP redirect there; HSTS_MAX_AGE (31536000).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +28,12 @@ KHALID_WORKER=${KHALID_WORKER:-$repo/build/release/khalid-fcgi}
 die() { echo "stack: $*" >&2; exit 2; }
 case $PORT in ''|*[!0-9]*) die "PORT=$PORT: expected a port number" ;; esac
 [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] || die "PORT=$PORT: expected 1..65535"
+HTTPS_PORT=${HTTPS_PORT:-5443}
+case $HTTPS_PORT in ''|*[!0-9]*) die "HTTPS_PORT=$HTTPS_PORT: expected a port number" ;; esac
+[ "$HTTPS_PORT" -ge 1 ] && [ "$HTTPS_PORT" -le 65535 ] && [ "$HTTPS_PORT" != "$PORT" ] ||
+    die "HTTPS_PORT=$HTTPS_PORT: expected 1..65535, other than PORT"
+https=""
+[ -n "${TLS:-}${TLS_CERT:-}${TLS_KEY:-}${TLS_CHAIN:-}" ] && https=1
 case $WORKERS in ''|*[!0-9]*) die "WORKERS=$WORKERS: expected a number" ;; esac
 [ "$WORKERS" -ge 1 ] && [ "$WORKERS" -le 64 ] || die "WORKERS=$WORKERS: expected 1..64"
 
@@ -122,19 +131,26 @@ NGINX_PID_FILE=$run/nginx.pid NGINX_MIME_TYPES=/etc/nginx/mime.types \
 NGINX_ACCESS_LOG="$state/log/access.log combined buffer=64k flush=1s" NGINX_TEMP_DIR=$state/nginx/temp \
 NGINX_UPSTREAM_CONF=$upstream NGINX_LISTEN=127.0.0.1:$PORT NGINX_STATIC_ROOT=$repo/templates/static \
 NGINX_STATS_HTPASSWD=$state/nginx/stats.htpasswd \
-    "$repo/nginx/render-conf.sh" "$repo/nginx/nginx.conf.in" >"$conf"
+NGINX_HTTPS_LISTEN=127.0.0.1:$HTTPS_PORT NGINX_HTTPS_PUBLIC_PORT=$HTTPS_PORT NGINX_TLS_DIR=$state/tls \
+    "$repo/nginx/render-conf.sh" "$repo/nginx/nginx.conf.in" >"$conf" ||
+    die "no nginx configuration, nothing served (see above)"
 nginx -q -t -e stderr -p "$state/nginx" -c "$conf" || die "nginx rejected $conf"
 nginx -e stderr -p "$state/nginx" -c "$conf" &
 nginx_pid=$!
 
+# /health answers over plain HTTP with HTTPS on too; -k: HTTPS is probed for an answer,
+# whoever the certificate names.
 healthy=0
 for _ in $(seq 100); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$PORT/health" 2>/dev/null && { healthy=1; break; }
-    kill -0 "$nginx_pid" 2>/dev/null || die "nginx did not start (is port $PORT free?)"
+    curl -fsS -o /dev/null "http://127.0.0.1:$PORT/health" 2>/dev/null &&
+        { [ -z "$https" ] || curl -fsSk -o /dev/null "https://127.0.0.1:$HTTPS_PORT/health" 2>/dev/null; } &&
+        { healthy=1; break; }
+    kill -0 "$nginx_pid" 2>/dev/null || die "nginx did not start (are ports $PORT${https:+ and $HTTPS_PORT} free?)"
     sleep 0.1
 done
-[ "$healthy" = 1 ] || die "http://127.0.0.1:$PORT/health did not answer 200 within 10 s (see the messages above)"
-echo "stack: Khalid Tracker on http://127.0.0.1:$PORT/ ($WORKERS workers, state in $state); Ctrl-C stops it" >&2
+[ "$healthy" = 1 ] || die "http://127.0.0.1:$PORT/health${https:+ or https://127.0.0.1:$HTTPS_PORT/health} did not answer 200 within 10 s (see the messages above)"
+echo "stack: Khalid Tracker on http://127.0.0.1:$PORT/${https:+ and https://127.0.0.1:$HTTPS_PORT/} ($WORKERS workers, state in $state); Ctrl-C stops it" >&2
+[ "${TLS:-}" = self-signed ] && echo "stack: HTTPS with a private CA: curl --cacert $state/tls/ca.crt https://localhost:$HTTPS_PORT/" >&2
 echo "ready" >"$run/ready"
 
 # Supervise: report components that die; the site is gone only when nginx is.
