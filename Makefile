@@ -32,10 +32,10 @@ WORKER   := $(BUILD)/khalid-fcgi
 FAKECLOCK_WORKER := $(BUILD)/khalid-fcgi-fakeclock
 # Code that reads outside data, with no libfcgi and no hiredis: unit tests and fuzz
 # targets link these alone.
-PURE_SRCS := buf.c chart.c cidr.c clock.c config.c file.c format.c log.c referrer.c request.c response.c siphash.c \
+PURE_SRCS := buf.c chart.c cidr.c clock.c config.c file.c format.c log.c metrics.c referrer.c request.c response.c siphash.c \
              template.c ua.c
 # The site behind the FastCGI loop: views, pages, routes and the Redis store.
-SITE_SRCS := $(PURE_SRCS) pages.c routes.c stats.c statspage.c store.c track.c trackpages.c view.c
+SITE_SRCS := $(PURE_SRCS) metricspage.c pages.c routes.c stats.c statspage.c store.c track.c trackpages.c view.c
 PURE_OBJS := $(PURE_SRCS:%.c=$(BUILD)/%.o)
 SITE_OBJS := $(SITE_SRCS:%.c=$(BUILD)/%.o)
 UNIT     := $(BUILD)/unit-tests
@@ -43,13 +43,13 @@ STORE    := $(BUILD)/store-tests
 # The unit-test program: the pure suites, plus routes through the real templates.
 UNIT_OBJS := $(addprefix $(BUILD)/unit/,test_unit_main.o test_template.o test_config.o \
              test_request.o test_response.o test_routes.o test_ua.o test_referrer.o test_cidr.o \
-             test_siphash.o test_chart.o test_clock.o test_stats.o scratch.o)
+             test_siphash.o test_chart.o test_clock.o test_stats.o test_metrics.o scratch.o)
 
 # Native stack settings, passed through to scripts/stack.sh, which holds their defaults:
 # make run PORT=8080 WORKERS=4 FCGI_THREADS=32 STATE_DIR=/tmp/kt
 export PORT WORKERS STATE_DIR FCGI_THREADS FASTCGI_KEEPALIVE NGINX_WORKER_PROCESSES
 
-.PHONY: all worker fakeclock-worker check unit-tests store-tests integration-tests check-compose check-browser \
+.PHONY: all worker fakeclock-worker check check-mutants unit-tests store-tests integration-tests check-compose check-browser \
         run bench bench-sizing bench-deploy install uninstall clean deps deps-check
 
 all: worker
@@ -103,6 +103,10 @@ integration-tests: $(WORKER)
 check: deps
 	@CHECK_SANITIZE=$(SANITIZE) tests/check.sh
 
+# Deliberate bugs that make check must catch (minutes; not part of check): tests/mutants.sh
+check-mutants: deps
+	@tests/mutants.sh
+
 check-compose:
 	bash tests/check-compose.sh
 
@@ -129,6 +133,53 @@ bench-sizing: $(WORKER)
 bench-deploy: $(WORKER)
 	@scripts/deps.sh wrk
 	/usr/bin/python3 bench/deploy.py --worker $(WORKER) --duration $(DURATION) --connections $(CONNECTIONS)
+
+# --- Fuzzing ---------------------------------------------------------------------------
+# libFuzzer targets tests/fuzz/fuzz_<name>.c, built with clang and ASan/UBSan into
+# build/fuzz/ against the pure sources only. `make fuzz [FUZZ_SECONDS=60]` fuzzes each for
+# FUZZ_SECONDS from a scratch copy of its seed corpus tests/fuzz/corpus/<name>/; `make
+# fuzz-smoke` (CI) runs every corpus file through every target, then fuzzes them for
+# FUZZ_SMOKE_SECONDS in all (plus a second or so a target to start and stop: under a
+# minute for nine). Any crash, leak or UBSan report fails, its input kept in
+# build/fuzz/artifacts/. Never part of check.
+FUZZ_CC            ?= clang
+FUZZ_SECONDS       ?= 60
+FUZZ_SMOKE_SECONDS ?= 40
+FUZZ_DIR       := build/fuzz
+# Not the release flags: libFuzzer wants light optimisation and every sanitizer fatal.
+FUZZ_CFLAGS    := $(STD) $(WARNINGS) -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+                  -fno-sanitize-recover=all
+FUZZ_TARGETS   := $(patsubst tests/fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_PURE_OBJS := $(PURE_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
+
+.PHONY: fuzz fuzz-smoke fuzz-deps
+
+fuzz: $(FUZZ_TARGETS)
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: $(FUZZ_TARGETS)
+	tests/fuzz/run.sh --replay $(FUZZ_TARGETS)
+	tests/fuzz/run.sh $$(( $(FUZZ_SMOKE_SECONDS) / $(words $(FUZZ_TARGETS)) )) $(FUZZ_TARGETS)
+
+fuzz-deps:
+	@scripts/deps.sh clang libfuzzer-14-dev
+
+# Coverage-instrumented, without libFuzzer's main(); archived so that each target links
+# only the pure modules it calls.
+$(FUZZ_DIR)/obj/%.o: fcgi-app/%.c | fuzz-deps
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_DIR)/libpure.a: $(FUZZ_PURE_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_TARGETS): $(FUZZ_DIR)/%: tests/fuzz/%.c $(FUZZ_DIR)/libpure.a | fuzz-deps
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Ifcgi-app -MMD -MP -MF $@.d -o $@ $< \
+	    $(FUZZ_DIR)/libpure.a
+
+-include $(wildcard $(FUZZ_DIR)/*.d $(FUZZ_DIR)/obj/*.d)
+# --- end of Fuzzing --------------------------------------------------------------------
 
 install: $(WORKER)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/khalid-tracker/templates/static

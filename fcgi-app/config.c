@@ -126,6 +126,8 @@ int configLoad(config *c, configGetenv get, void *ud, char *err, size_t errlen) 
         .tracking = 1,
     };
     source s = {get ? get : processGetenv, ud, err, errlen};
+    /* Loopback only, unless METRICS_ALLOW says otherwise. */
+    cidrParse("127.0.0.0/8 ::1", &c->metricsAllow, err, errlen);
     if (readString(&s, "REDIS_HOST", c->redisHost, sizeof(c->redisHost)) < 0 ||
         readInt(&s, "REDIS_PORT", 1, 65535, &c->redisPort) < 0 ||
         readString(&s, "REDIS_USERNAME", c->redisUser, sizeof(c->redisUser)) < 0 ||
@@ -138,7 +140,8 @@ int configLoad(config *c, configGetenv get, void *ud, char *err, size_t errlen) 
         readUrl(&s, "LINKEDIN_URL", c->linkedinUrl, sizeof(c->linkedinUrl)) < 0 ||
         readBool(&s, "SHOW_SERVED_BY", &c->showServedBy) < 0 ||
         readBool(&s, "TRACKING", &c->tracking) < 0 ||
-        readCidrs(&s, "IGNORE_IPS", &c->ignoreIps) < 0)
+        readCidrs(&s, "IGNORE_IPS", &c->ignoreIps) < 0 ||
+        readCidrs(&s, "METRICS_ALLOW", &c->metricsAllow) < 0)
         return -1;
     return 0;
 }

@@ -21,6 +21,7 @@ typedef struct config {
     int showServedBy;        /* show host and pid on /count and in X-Served-By */
     int tracking;            /* record page views, visitors, referrers, browsers, bots */
     cidrList ignoreIps;      /* clients whose views are never recorded */
+    cidrList metricsAllow;   /* clients that may read /metrics */
 } config;
 
 /* Looks a variable up; returns NULL when it is unset. */

@@ -20,6 +20,8 @@
 #define KEY_DEVICES_DAY "devices:day:%s"         /* sorted set: name -> views */
 #define KEY_BOTS_DAY "bots:day:%s"               /* counter of bot requests */
 #define KEY_SALT_DAY "salt:day:%s"               /* the day's random visitor-hash key */
+#define KEY_METRICS_WORKER "metrics:worker:%s"   /* a worker's metrics snapshot; %s host/pid */
+#define KEY_METRICS_MATCH "metrics:worker:*"
 
 #define KEY_MAX 64                               /* room for any key name above */
 
@@ -27,6 +29,7 @@
 #define TTL_HOUR_S (50 * 3600)                   /* per-hour figures: 48 hours and a bit */
 #define TTL_MINUTE_S (10 * 60)                   /* live visitors look 5 minutes back */
 #define TTL_SALT_S (25 * 3600)                   /* the salt outlives its day by an hour */
+#define TTL_METRICS_S 5                          /* a dead worker's metrics go in seconds */
 
 /* A day's referrers, browsers, systems and devices keep this many names at most: the
  * ones with the fewest views are dropped first (see README, "What is recorded"). */

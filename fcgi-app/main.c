@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -14,11 +15,13 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
+#include "routes.h"
+#include "version.h"
 #include "track.h"
 #include "view.h"
 #include "worker.h"
 
-#define VERSION "1.0.0"
 #define SHUTDOWN_GRACE_MS 10000
 
 /* Makes sure FCGI_THREADS threads can hold their descriptors: each may have a FastCGI
@@ -76,24 +79,24 @@ static sigset_t blockSignals(void) {
     return stop;
 }
 
-/* Serves until SIGTERM or SIGINT, with t recording views (may be NULL). Returns the
- * process's exit status, or -1 when threads are still busy after the grace time (what
- * they read must then stay). */
-static int serveUntilStopped(const view *v, tracker *t, const config *cfg) {
+/* Serves until SIGTERM or SIGINT, with t recording views and storing m's snapshots.
+ * Returns the process's exit status, or -1 when threads are still busy after the grace
+ * time (what they read must then stay). */
+static int serveUntilStopped(const view *v, tracker *t, metrics *m, const config *cfg) {
     sigset_t stop = blockSignals();
     char err[256];
     if (FCGX_Init() != 0) {
         logLine("FCGX_Init failed");
         return 1;
     }
-    if (t && trackerStart(t, err, sizeof(err)) < 0) {
+    if (trackerStart(t, err, sizeof(err)) < 0) {
         logLine("%s", err);
         return 1;
     }
-    workerPool *pool = workerPoolStart(v, t, cfg, err, sizeof(err));
+    workerPool *pool = workerPoolStart(v, t, m, cfg, err, sizeof(err));
     if (pool == NULL) {
         logLine("%s", err);
-        if (t) trackerStop(t);
+        trackerStop(t);
         return 1;
     }
     int sig;
@@ -106,8 +109,32 @@ static int serveUntilStopped(const view *v, tracker *t, const config *cfg) {
     }
     workerPoolFree(pool);
     /* After the last request: the final flush writes every view answered. */
-    if (t) trackerStop(t);
+    trackerStop(t);
     return 0;
+}
+
+/* Makes the metrics and the tracker (its thread also stores the metrics, so it runs even
+ * when tracking is off), serves, and frees them. Returns as serveUntilStopped(). */
+static int serveAll(const view *v, const config *cfg) {
+    int nroutes = routeCount();
+    const char **paths = malloc((size_t)nroutes * sizeof(*paths));
+    char worker[300];
+    snprintf(worker, sizeof(worker), "%s/%s", viewHost(v), viewPid(v));
+    for (int i = 0; paths && i < nroutes; i++) paths[i] = routePath(i);
+    metrics *m = paths ? metricsCreate(cfg->threads, paths, nroutes, worker) : NULL;
+    tracker *t = m ? trackerCreate(cfg, cfg->threads, m, worker) : NULL;
+    if (t == NULL) {
+        logLine("out of memory");
+        metricsFree(m);
+        free(paths);
+        return 1;
+    }
+    int rc = serveUntilStopped(v, t, m, cfg);
+    if (rc < 0) return rc;
+    trackerFree(t);
+    metricsFree(m);
+    free(paths);
+    return rc;
 }
 
 int main(int argc, char **argv) {
@@ -115,7 +142,7 @@ int main(int argc, char **argv) {
     if (argc > 2) { usage(stderr); return 2; }
     if (argc == 2) {
         if (strcmp(argv[1], "--check") == 0) checkOnly = 1;
-        else if (strcmp(argv[1], "--version") == 0) { puts("khalid-fcgi " VERSION); return 0; }
+        else if (strcmp(argv[1], "--version") == 0) { puts("khalid-fcgi " KT_VERSION); return 0; }
         else if (strcmp(argv[1], "--help") == 0) { usage(stdout); return 0; }
         else { usage(stderr); return 2; }
     }
@@ -132,12 +159,6 @@ int main(int argc, char **argv) {
         logLine("template error: %s", err);
         return 1;
     }
-    tracker *t = NULL;
-    if (cfg.tracking && !checkOnly && (t = trackerCreate(&cfg, cfg.threads)) == NULL) {
-        logLine("out of memory");
-        viewFree(v);
-        return 1;
-    }
     int rc = 0;
     if (checkOnly) {
         printf("khalid-fcgi: configuration and templates in %s are valid\n", cfg.templateDir);
@@ -145,10 +166,9 @@ int main(int argc, char **argv) {
         logLine("fd 0 is not a listening socket: start the worker with spawn-fcgi");
         rc = 2;
     } else {
-        rc = serveUntilStopped(v, t, &cfg);
+        rc = serveAll(v, &cfg);
     }
     if (rc < 0) return 1; /* exit() ends the stuck threads */
-    trackerFree(t);
     viewFree(v);
     return rc;
 }

@@ -2,6 +2,7 @@
 #ifndef KT_PAGES_H
 #define KT_PAGES_H
 
+#include "config.h"
 #include "request.h"
 #include "response.h"
 #include "store.h"
@@ -13,6 +14,7 @@
  * belong to the calling thread; the request and response to this request. */
 typedef struct pageCtx {
     const view *view;
+    const config *config;
     tracker *tracker;
     int thread;
     store *store;
@@ -36,5 +38,8 @@ void pageStats(pageCtx *c);
 void pageApiStats(pageCtx *c);
 void pageExportCsv(pageCtx *c);
 void pageBadge(pageCtx *c);
+/* /metrics: every live worker's metrics, to the addresses in METRICS_ALLOW; a 404 page
+ * to everyone else. */
+void pageMetrics(pageCtx *c);
 
 #endif

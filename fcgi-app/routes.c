@@ -16,12 +16,23 @@ static const route routes[] = {
     {"/api/stats",      GET_HEAD, pageApiStats,  0},
     {"/api/export.csv", GET_HEAD, pageExportCsv, 0},
     {"/badge.svg",      GET_HEAD, pageBadge,     ROUTE_CACHEABLE},
+    {"/metrics",        GET_HEAD, pageMetrics,   0},
 };
 
+#define NROUTES ((int)(sizeof(routes) / sizeof(routes[0])))
+
 const route *routeFind(const char *path) {
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+    for (int i = 0; i < NROUTES; i++)
         if (strcmp(path, routes[i].path) == 0) return &routes[i];
     return NULL;
+}
+
+int routeCount(void) {
+    return NROUTES;
+}
+
+const char *routePath(int i) {
+    return routes[i].path;
 }
 
 /* The Allow header for each set of GET, HEAD and POST (the METHOD_* bits 1, 2, 4). */
@@ -29,12 +40,14 @@ static const char *const allowHeaders[8] = {
     NULL, "GET", "HEAD", "GET, HEAD", "POST", "GET, POST", "HEAD, POST", "GET, HEAD, POST",
 };
 
-void routeDispatch(pageCtx *c) {
+int routeDispatch(pageCtx *c) {
     responseReset(c->res);
     const route *r = routeFind(c->req->path);
     if (r == NULL) {
         pageError(c, 404, NULL);
-    } else if ((r->methods & c->req->method) == 0) {
+        return -1;
+    }
+    if ((r->methods & c->req->method) == 0) {
         c->res->allow = allowHeaders[r->methods & 7];
         pageError(c, 405, NULL);
     } else {
@@ -44,4 +57,5 @@ void routeDispatch(pageCtx *c) {
             c->res->status == 200 && !c->res->body.oom)
             trackerView(c->tracker, c->thread, c->req, r->path, clockNow());
     }
+    return (int)(r - routes);
 }

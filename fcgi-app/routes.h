@@ -24,9 +24,14 @@ typedef struct route {
 /* The route for path, or NULL. */
 const route *routeFind(const char *path);
 
+/* The number of routes, and the path of route i (0 <= i < routeCount()). */
+int routeCount(void);
+const char *routePath(int i);
+
 /* Answers c->req into c->res: the route's handler, or the table's 404 or 405 (with
  * Allow), then records the page view when the route counts one. Starts from a reset
- * response; never fails (see responseWire for memory). */
-void routeDispatch(pageCtx *c);
+ * response; never fails (see responseWire for memory). Returns the route's index, or -1
+ * when no route matched. */
+int routeDispatch(pageCtx *c);
 
 #endif

@@ -32,8 +32,9 @@ struct storePriv {
 static atomic_int outage;
 
 /* Logs a failure or a recovery when the process-wide state changes; returns rc. */
-static int noteOutcome(const store *s, int rc) {
+static int noteOutcome(store *s, int rc) {
     int failed = rc < 0;
+    s->failures += (unsigned long long)failed;
     if (atomic_exchange(&outage, failed) == failed) return rc;
     if (failed) logLine("redis unavailable: %s", s->errstr);
     else logLine("redis reachable again");

@@ -13,6 +13,7 @@
 
 typedef struct store {
     int err;           /* set by the last call that failed; 0 after a success */
+    unsigned long long failures;  /* calls that failed since the store was made */
     char errstr[128];  /* what failed, for the log */
     struct storePriv *priv;
 } store;

@@ -15,7 +15,6 @@
 #include "cidr.h"
 #include "clock.h"
 #include "keys.h"
-#include "log.h"
 #include "referrer.h"
 #include "siphash.h"
 #include "store.h"
@@ -68,6 +67,9 @@ typedef struct bucketKeys {
 struct tracker {
     queue *queues;
     int nqueues;
+    metrics *metrics;
+    char metricsKey[KEY_MAX + 300];
+    buf snapshot;
     cidrList ignore;
     store *store;              /* the flusher's own connection */
     pthread_t flusher;
@@ -91,9 +93,12 @@ struct tracker {
  * bits in memory; what reaches Redis is keyed again with the day's secret salt. */
 static const unsigned char visitorKey[16] = "khalid-tracker-v";
 
-tracker *trackerCreate(const config *cfg, int threads) {
+tracker *trackerCreate(const config *cfg, int threads, metrics *m, const char *worker) {
     tracker *t = calloc(1, sizeof(*t));
     if (t == NULL) return NULL;
+    t->metrics = m;
+    snprintf(t->metricsKey, sizeof(t->metricsKey), KEY_METRICS_WORKER, worker);
+    bufInit(&t->snapshot);
     t->queues = calloc((size_t)threads, sizeof(*t->queues));
     t->sums = calloc(SUMS_MAX, sizeof(*t->sums));
     t->store = storeCreate(cfg->redisHost, cfg->redisPort, cfg->redisUser, cfg->redisPassword,
@@ -128,6 +133,7 @@ void trackerFree(tracker *t) {
     pthread_mutex_destroy(&t->stopLock);
     pthread_cond_destroy(&t->stopCond);
     bufFree(&t->batch);
+    bufFree(&t->snapshot);
     storeFree(t->store);
     free(t->sums);
     free(t->queues);
@@ -313,16 +319,18 @@ static int appendHashes(store *s, const hashes *h) {
     return storeAppend(s, "EXPIRE %s %d", h->key, ttlOf(h->key));
 }
 
-/* Writes the sums in one round trip. Returns 0 when every command succeeded. */
+/* Writes the sums and the metrics snapshot in one round trip. Returns 0 when every
+ * command succeeded. */
 static int writeSums(tracker *t) {
-    int rc = 0;
+    bufReset(&t->snapshot);
+    metricsSnapshot(t->metrics, atomic_load(&t->dropped), &t->snapshot);
+    int rc = t->snapshot.oom ? -1
+           : storeAppend(t->store, "SET %s %b EX %d", t->metricsKey, t->snapshot.data, t->snapshot.len,
+                         TTL_METRICS_S);
     for (int i = 0; rc == 0 && i < t->nsums; i++) rc = appendSum(t->store, &t->sums[i]);
     for (int i = 0; rc == 0 && i < t->nhll; i++) rc = appendHashes(t->store, &t->hll[i]);
-    if (storeExecWrites(t->store) < 0) {
-        logLine("tracking: views not written: %s", t->store->errstr);
-        return -1;
-    }
-    return rc;
+    /* A failure is logged by the store, once per outage, not once a second here. */
+    return storeExecWrites(t->store) < 0 ? -1 : rc;
 }
 
 /* Takes every queue's views and writes their sums. */
@@ -349,7 +357,7 @@ static void flush(tracker *t) {
         }
         bufReset(&t->batch);
     }
-    if (views > failed && writeSums(t) < 0) failed = views;
+    if (writeSums(t) < 0) failed = views;
     if (failed) atomic_fetch_add(&t->dropped, failed);
 }
 

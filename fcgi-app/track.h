@@ -3,8 +3,8 @@
  *
  * A request thread only classifies the view and appends it to its own queue (a mutex
  * that only the flusher ever contends, once a second); the tracker's flusher thread
- * takes every queue once a second, sums the views, and writes the sums in one pipelined
- * round trip on its own Redis connection. A crash loses at most the last second of views
+ * takes every queue once a second, sums the views, and writes the sums, with the
+ * worker's metrics snapshot, in one pipelined round trip on its own Redis connection. A crash loses at most the last second of views
  * (never `visits`, which /count increments itself). When Redis is down, or a queue is
  * full, views are dropped and counted.
  *
@@ -18,12 +18,15 @@
 #include <time.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "request.h"
 
 typedef struct tracker tracker;
 
-/* Makes a tracker with one queue per request thread. NULL when out of memory. */
-tracker *trackerCreate(const config *cfg, int threads);
+/* Makes a tracker with one queue per request thread. Once a second its thread also
+ * stores m's snapshot under this worker's metrics key (worker: "host/pid"); m must
+ * outlive the tracker. NULL when out of memory. */
+tracker *trackerCreate(const config *cfg, int threads, metrics *m, const char *worker);
 /* Starts the flusher thread. Returns -1 with err set when it cannot. */
 int trackerStart(tracker *t, char *err, size_t errlen);
 /* Stops the flusher after one last flush of every queue. Safe when never started. */

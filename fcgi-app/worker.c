@@ -31,13 +31,16 @@ typedef struct worker {
     response res;
     buf out;
     store *store;             /* this thread's Redis connection */
+    metricsThread *metrics;   /* this thread's counters */
     unsigned long long rng;   /* random state for picking quotes; never 0 */
     atomic_int done;          /* the thread has left its loop */
 } worker;
 
 struct workerPool {
     const view *view;
-    tracker *tracker;
+    tracker *tracker;         /* NULL when tracking is off */
+    metrics *metrics;
+    const config *config;
     worker *workers;
     int started;
     atomic_int stopping;
@@ -51,15 +54,22 @@ static const char *fcgiParam(const char *name, void *envp) {
 /* Answers the accepted request with one write: the response is fully built first, so a
  * failure can still change the status, and the client never sees half a page. */
 static void serve(worker *w) {
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    unsigned long long failures = w->store->failures;
     requestParse(&w->req, fcgiParam, w->fcgi.envp);
-    pageCtx c = {.view = w->pool->view, .tracker = w->pool->tracker, .thread = w->index,
-                 .store = w->store, .rng = &w->rng, .req = &w->req, .res = &w->res};
-    routeDispatch(&c);
+    pageCtx c = {.view = w->pool->view, .config = w->pool->config, .tracker = w->pool->tracker,
+                 .thread = w->index, .store = w->store, .rng = &w->rng, .req = &w->req, .res = &w->res};
+    int routeIndex = routeDispatch(&c);
     const char *data;
     size_t len;
     responseWire(&w->res, w->req.method != METHOD_HEAD, &w->out, &data, &len);
     /* A client that went away makes this fail; nothing is left to tell it. */
     FCGX_PutStr(data, (int)len, w->fcgi.out);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    metricsRequest(w->metrics, routeIndex, w->res.status,
+                   (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9);
+    if (w->store->failures != failures) metricsRedisErrors(w->metrics, w->store->failures - failures);
 }
 
 /* Before each request: on a kept-alive connection, waits until nginx sends the next
@@ -95,8 +105,10 @@ static void *workerMain(void *arg) {
             nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000}, NULL);
             continue;
         }
+        metricsBusy(w->metrics, 1);
         serve(w);
         FCGX_Finish_r(&w->fcgi);
+        metricsBusy(w->metrics, 0);
     }
     atomic_store(&w->done, 1);
     return NULL;
@@ -107,6 +119,7 @@ static void *workerMain(void *arg) {
 static int workerInit(worker *w, workerPool *p, const config *cfg, int index) {
     w->pool = p;
     w->index = index;
+    w->metrics = metricsFor(p->metrics, index);
     FCGX_InitRequest(&w->fcgi, 0, 0);
     responseInit(&w->res);
     bufInit(&w->out);
@@ -126,7 +139,8 @@ static void workerRelease(worker *w) {
     bufFree(&w->out);
 }
 
-workerPool *workerPoolStart(const view *v, tracker *t, const config *cfg, char *err, size_t errlen) {
+workerPool *workerPoolStart(const view *v, tracker *t, metrics *m, const config *cfg, char *err,
+                            size_t errlen) {
     workerPool *p = calloc(1, sizeof(*p));
     if (p == NULL || (p->workers = calloc((size_t)cfg->threads, sizeof(*p->workers))) == NULL) {
         free(p);
@@ -134,7 +148,9 @@ workerPool *workerPoolStart(const view *v, tracker *t, const config *cfg, char *
         return NULL;
     }
     p->view = v;
-    p->tracker = t;
+    p->tracker = cfg->tracking ? t : NULL;
+    p->metrics = m;
+    p->config = cfg;
     if (pipe(p->stopPipe) < 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         free(p->workers);

@@ -8,16 +8,19 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "track.h"
 #include "view.h"
 
 typedef struct workerPool workerPool;
 
 /* Starts cfg->threads threads answering on the listening socket, fd 0, from v, recording
- * views in t (NULL: tracking off; thread i uses queue i); both must outlive the pool.
- * Call FCGX_Init() first, with the stop signals blocked. Returns NULL with the reason in
- * err when a thread cannot start (the others are stopped). */
-workerPool *workerPoolStart(const view *v, tracker *t, const config *cfg, char *err, size_t errlen);
+ * views in t when cfg->tracking (thread i uses queue i) and counting into m (block i).
+ * v, t, m and cfg must outlive the pool. Call FCGX_Init() first, with the stop signals
+ * blocked. Returns NULL with the reason in err when a thread cannot start (the others
+ * are stopped). */
+workerPool *workerPoolStart(const view *v, tracker *t, metrics *m, const config *cfg, char *err,
+                            size_t errlen);
 
 /* Stops accepting, lets the requests in flight finish, and wakes the threads waiting on
  * kept-alive connections, which close them. Waits up to graceMs; returns how many threads

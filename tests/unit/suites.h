@@ -17,5 +17,6 @@ Suite *chartSuite(void);
 
 Suite *clockSuite(void);
 Suite *statsSuite(void);
+Suite *metricsSuite(void);
 
 #endif

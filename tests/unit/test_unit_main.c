@@ -16,6 +16,7 @@ int main(void) {
     srunner_add_suite(sr, chartSuite());
     srunner_add_suite(sr, clockSuite());
     srunner_add_suite(sr, statsSuite());
+    srunner_add_suite(sr, metricsSuite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
