@@ -22,7 +22,8 @@ struct storePriv {
     char *host, *user, *password;
     int port;
     struct timeval timeout;
-    long long retryAtMs;  /* no reconnect before this monotonic time */
+    long long retryAtMs;  /* no reconnect before this monotonic time... */
+    int recoveriesSeen;   /* ...unless the process saw Redis recover since it was set */
     int backoffMs;
     int queued;           /* commands appended and not yet sent by storeExec() */
 };
@@ -30,14 +31,22 @@ struct storePriv {
 /* Whether the last call of any store in this process failed: shared by the threads so
  * that an outage is logged once per process, not once per thread or request. */
 static atomic_int outage;
+/* How often the process saw Redis come back. A store backing off reconnects at once when
+ * this changes: once one thread reached Redis again (and /health said so), no other
+ * thread may still refuse requests for up to a backoff. */
+static atomic_int recoveries;
 
 /* Logs a failure or a recovery when the process-wide state changes; returns rc. */
 static int noteOutcome(store *s, int rc) {
     int failed = rc < 0;
     s->failures += (unsigned long long)failed;
     if (atomic_exchange(&outage, failed) == failed) return rc;
-    if (failed) logLine("redis unavailable: %s", s->errstr);
-    else logLine("redis reachable again");
+    if (failed) {
+        logLine("redis unavailable: %s", s->errstr);
+    } else {
+        atomic_fetch_add(&recoveries, 1);
+        logLine("redis reachable again");
+    }
     return rc;
 }
 
@@ -61,6 +70,7 @@ static void disconnect(store *s) {
     p->ctx = NULL;
     p->queued = 0;
     p->retryAtMs = nowMs() + p->backoffMs;
+    p->recoveriesSeen = atomic_load(&recoveries);
     p->backoffMs = p->backoffMs * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoffMs * 2;
 }
 
@@ -82,7 +92,8 @@ static int connectIfNeeded(store *s) {
         p->retryAtMs = 0;
     }
     if (p->ctx) return 0;
-    if (nowMs() < p->retryAtMs) return fail(s, "redis", "unreachable (waiting before reconnecting)");
+    if (nowMs() < p->retryAtMs && atomic_load(&recoveries) == p->recoveriesSeen)
+        return fail(s, "redis", "unreachable (waiting before reconnecting)");
     p->ctx = p->host[0] == '/' ? redisConnectUnixWithTimeout(p->host, p->timeout)
                                : redisConnectWithTimeout(p->host, p->port, p->timeout);
     if (p->ctx == NULL) {

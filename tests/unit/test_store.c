@@ -247,6 +247,29 @@ START_TEST(dead_redis_fails_fast_then_recovers_on_restart) {
 }
 END_TEST
 
+START_TEST(backoff_ends_when_another_thread_reaches_redis) {
+    store *a = connectTest(PASSWORD), *b = connectTest(PASSWORD);
+    long long v;
+    ck_assert_int_eq(storePing(a), 0);
+    ck_assert_int_eq(storePing(b), 0);
+    stopRedis();
+    ck_assert_int_eq(storePing(a), -1);
+    /* b fails its reconnects until its backoff is long (50, 100, 200, 400 ms...). */
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(storePing(b), -1);
+        sleepMs(50 << i);
+    }
+    ck_assert_int_eq(storePing(b), -1);
+    startRedis();
+    ck_assert_msg(recovers(a), "a did not reconnect: %s", a->errstr);
+    /* Redis is back and this process knows it: b must not refuse for the rest of its
+     * backoff. */
+    ck_assert_msg(storeIncr(b, "t:backoff", &v) == 0, "b still backing off after a reached Redis: %s", b->errstr);
+    storeFree(a);
+    storeFree(b);
+}
+END_TEST
+
 START_TEST(first_command_after_restart_succeeds) {
     store *s = connectTest(PASSWORD);
     long long v;
@@ -299,6 +322,7 @@ int main(void) {
     tcase_add_test(tc, unreachable_host_fails_within_timeout);
     tcase_add_test(tc, hung_redis_times_out_then_recovers);
     tcase_add_test(tc, dead_redis_fails_fast_then_recovers_on_restart);
+    tcase_add_test(tc, backoff_ends_when_another_thread_reaches_redis);
     tcase_add_test(tc, first_command_after_restart_succeeds);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
