@@ -35,7 +35,8 @@ FAKECLOCK_WORKER := $(BUILD)/khalid-fcgi-fakeclock
 PURE_SRCS := buf.c chart.c cidr.c clock.c config.c file.c format.c log.c metrics.c referrer.c request.c response.c siphash.c \
              template.c ua.c
 # The site behind the FastCGI loop: views, pages, routes and the Redis store.
-SITE_SRCS := $(PURE_SRCS) metricspage.c pages.c routes.c stats.c statspage.c store.c track.c trackpages.c view.c
+SITE_SRCS := $(PURE_SRCS) metricspage.c pages.c routes.c stats.c statspage.c store.c track.c trackpages.c \
+             tracksums.c view.c
 PURE_OBJS := $(PURE_SRCS:%.c=$(BUILD)/%.o)
 SITE_OBJS := $(SITE_SRCS:%.c=$(BUILD)/%.o)
 UNIT     := $(BUILD)/unit-tests

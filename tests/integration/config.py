@@ -257,7 +257,8 @@ def nginx_rejects(ctx, upstream):
     env = dict(PATH=os.environ["PATH"], NGINX_USER_LINE="", NGINX_WORKER_PROCESSES="2", NGINX_PID_FILE=os.path.join(d, "nginx.pid"),
                NGINX_MIME_TYPES="/etc/nginx/mime.types", NGINX_ACCESS_LOG="off", NGINX_TEMP_DIR=os.path.join(d, "temp"),
                NGINX_UPSTREAM_CONF=os.path.join(d, "upstream.conf"), NGINX_LISTEN="127.0.0.1:1",
-               NGINX_STATIC_ROOT=os.path.join(REPO, "templates", "static"))
+               NGINX_STATIC_ROOT=os.path.join(REPO, "templates", "static"),
+               NGINX_STATS_HTPASSWD=os.path.join(d, "stats.htpasswd"))
     with open(os.path.join(d, "nginx.conf"), "w") as conf:
         subprocess.run([os.path.join(REPO, "nginx", "render-conf.sh"), os.path.join(REPO, "nginx", "nginx.conf.in")],
                        env=env, stdout=conf, check=True, timeout=10, stdin=subprocess.DEVNULL)
