@@ -5,8 +5,9 @@
     r.status, r.header("X-Served-By"), r.text
 
 http_request() sends one request with Connection: close; KeepAlive reuses one connection;
-raw_exchange() sends bytes as they are (malformed requests) and reads the answer with a
-deadline; parse_raw_response() splits it.
+both speak HTTPS when given an ssl.SSLContext as tls (HTTP/1.1; the certificate is checked
+against 127.0.0.1 unless the context says otherwise). raw_exchange() sends bytes as they
+are (malformed requests) and reads the answer with a deadline; parse_raw_response() splits it.
 """
 import http.client
 import re
@@ -41,9 +42,16 @@ class Response:
         return "<Response %s %s, %d bytes>" % (self.status, self.reason, len(self.body))
 
 
-def http_request(port, method, path, headers=None, body=None, timeout=10.0):
+def connection(port, timeout, tls=None):
+    """An HTTP connection to 127.0.0.1:port, or HTTPS with the ssl.SSLContext tls."""
+    if tls is None:
+        return http.client.HTTPConnection(HOST, port, timeout=timeout)
+    return http.client.HTTPSConnection(HOST, port, timeout=timeout, context=tls)
+
+
+def http_request(port, method, path, headers=None, body=None, timeout=10.0, tls=None):
     """One request on a fresh connection (Connection: close)."""
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    conn = connection(port, timeout, tls)
     try:
         hdrs = {"Connection": "close"}
         hdrs.update(headers or {})
@@ -62,14 +70,15 @@ def http_get(port, path, **kw):
 class KeepAlive:
     """A reused HTTP/1.1 connection; reconnects after an error (the error is raised)."""
 
-    def __init__(self, port, timeout=10.0):
+    def __init__(self, port, timeout=10.0, tls=None):
         self.port = port
         self.timeout = timeout
+        self.tls = tls
         self.conn = None
 
     def request(self, method, path, headers=None):
         if self.conn is None:
-            self.conn = http.client.HTTPConnection(HOST, self.port, timeout=self.timeout)
+            self.conn = connection(self.port, self.timeout, self.tls)
         try:
             self.conn.request(method, path, headers=headers or {})
             r = self.conn.getresponse()

@@ -11,17 +11,18 @@ from lib.http_client import KeepAlive
 from lib.results import expect
 
 
-def burst(port, path, total, conns, on_response=None, timeout=60.0):
+def burst(port, path, total, conns, on_response=None, timeout=60.0, tls=None):
     """`total` GET requests spread over `conns` threads, each with one keep-alive
-    connection. Returns a list of (status or exception text, response or None, t) where t
-    is the time.monotonic() of the answer. on_response(item) is called in the thread that
-    got the answer, as it comes (to act in the middle of the burst)."""
+    connection (HTTPS with the ssl.SSLContext tls). Returns a list of (status or exception
+    text, response or None, t) where t is the time.monotonic() of the answer.
+    on_response(item) is called in the thread that got the answer, as it comes (to act in
+    the middle of the burst)."""
     results = []
     lock = threading.Lock()
     counter = [0]
 
     def work():
-        c = KeepAlive(port, timeout=10)
+        c = KeepAlive(port, timeout=10, tls=tls)
         try:
             while True:
                 with lock:
