@@ -178,8 +178,11 @@ def count_failures(check, c):
 def stack_settings(stack):
     """What the running stack uses, read off it (stack.sh fills in what was not given)."""
     pids = stack.worker_pids()
-    with open("/proc/%d/status" % pids[0]) as f:
-        threads = int(re.search(r"Threads:\s+(\d+)", f.read()).group(1)) - 1  # minus main
+    # The setting the worker was given: its thread count also holds threads other than the
+    # accept threads.
+    with open("/proc/%d/environ" % pids[0], "rb") as f:
+        env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+    threads = int(env[b"FCGI_THREADS"])
     with open(os.path.join(stack.state_dir, "nginx", "upstream.conf")) as f:
         m = re.search(r"keepalive (\d+);", f.read())
     with open(os.path.join(stack.state_dir, "nginx", "nginx.conf")) as f:
@@ -195,7 +198,7 @@ def keepalive_env(value):
 @contextlib.contextmanager
 def native_stack(args, name, workers=None, threads=None, keepalive=None):
     """A started native stack that is stopped and removed on every way out, a failed start
-    included (Stack's own context manager leaves its temp dir when start() raises)."""
+    included."""
     stack = Stack(args.worker, workers=workers, threads=threads, name=name,
                   nginx_processes=args.nginx_processes, env=keepalive_env(keepalive),
                   die_with_parent=True)
@@ -252,7 +255,8 @@ HISTORY_COLUMNS = [
     "fastcgi_keepalive", "nginx_processes",
     # Added with the count check's failure exit; empty in the rows written before.
     "ceiling_non2xx", "ceiling_socket_errors", "home_non2xx", "home_socket_errors",
-    "count_non2xx", "count_socket_errors", "count_nginx_200s", "count_visits_rose", "count_wrk_answers"]
+    "count_non2xx", "count_socket_errors", "count_nginx_200s", "count_visits_rose", "count_wrk_answers",
+    "load_average_before"]
 
 
 def error_cells(m):
@@ -286,20 +290,26 @@ def count_line(label, cc):
         "exact" if not cc["failures"] else "WRONG: " + "; ".join(cc["failures"]))
 
 
+def load_average():
+    """The 1-minute load average: other work on the machine shows in the numbers."""
+    return round(os.getloadavg()[0], 2)
+
+
 def run_main(args):
+    load = load_average()
     with native_stack(args, "bench", args.workers, args.threads, args.keepalive) as stack:
         settings = stack_settings(stack)
         m = measure(NativeTarget(stack), args.duration, args.connections)
         rss = [rss_kb(p) for p in stack.worker_pids()]
-    result = dict(m, when=now_utc(), machine=machine(),
+    result = dict(m, when=now_utc(), machine=dict(machine(), load_average_before=load),
                   settings=dict(settings, connections=args.connections, duration_s=args.duration),
                   worker_rss_kb=rss)
     lines = results_table([("", m)])
     mach = result["machine"]
     lines.append("")
-    lines.append("%s; %d CPUs (%s), kernel %s, %s, redis %s; %d workers x %d threads, "
+    lines.append("%s; %d CPUs (%s), kernel %s, %s, redis %s, load average %.2f before; %d workers x %d threads, "
                  "FastCGI keep-alive %d, %d nginx worker processes, wrk -t2 -c%d -d%ds." % (
-                     result["when"], mach["cpus"], mach["cpu"], mach["kernel"], mach["nginx"], mach["redis"],
+                     result["when"], mach["cpus"], mach["cpu"], mach["kernel"], mach["nginx"], mach["redis"], load,
                      settings["workers"], settings["threads_per_worker"], settings["fastcgi_keepalive"],
                      settings["nginx_worker_processes"], args.connections, args.duration))
     lines.append(count_line("", m["count_check"]))
@@ -319,7 +329,7 @@ def run_main(args):
         count_rps=round(c["rps"]), count_p99_ms=c["p99_ms"], ratio_home=round(m["ratio_home"], 3),
         ratio_count=round(m["ratio_count"], 3), count_exact=not m["count_check"]["failures"],
         max_worker_rss_kb=max(rss), fastcgi_keepalive=settings["fastcgi_keepalive"],
-        nginx_processes=settings["nginx_worker_processes"]))
+        nginx_processes=settings["nginx_worker_processes"], load_average_before=load))
     return 1 if m["count_check"]["failures"] else 0
 
 

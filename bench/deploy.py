@@ -42,7 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench  # noqa: E402
 from bench import REPO, RESULTS  # noqa: E402
-from lib.stack import StackError, free_port, http_request  # noqa: E402
+from lib.stack import StackError, free_port  # noqa: E402
 
 COMPOSE_FILE = os.path.join(REPO, "compose.yml")
 # Only for this measurement: see the file for why.
@@ -148,11 +148,15 @@ class Compose:
 
     def ready(self, workers):
         """/health answers 200 and nginx's upstream holds exactly the running workers."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=3)
         try:
-            if http_request(self.port, "GET", "/health", timeout=3).status != 200:
+            conn.request("GET", "/health")
+            if conn.getresponse().status != 200:
                 return False
         except (OSError, http.client.HTTPException):
             return False
+        finally:
+            conn.close()
         upstream = docker("exec", self.cid("nginx"), "cat", "/run/nginx/upstream.conf", check=False)
         return len(re.findall(r"^\s*server\s", upstream, re.M)) == workers == len(self.cids("fcgi-app"))
 
@@ -175,11 +179,10 @@ class Compose:
         conf = docker("exec", self.cid("nginx"), "cat", "/run/nginx/nginx.conf")
         procs = re.search(r"^worker_processes (\d+);", conf, re.M)
         keepalive = re.search(r"keepalive (\d+);", upstream)
-        worker = self.cids("fcgi-app")[0]
-        threads = docker("exec", worker, "sh", "-c", "grep Threads /proc/1/status /proc/[0-9]*/status 2>/dev/null")
-        counts = [int(n) for n in re.findall(r"Threads:\s+(\d+)", threads)]
+        env = docker("inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", self.cids("fcgi-app")[0])
+        threads = re.search(r"^FCGI_THREADS=(\d+)$", env, re.M)
         return {"workers": len(self.cids("fcgi-app")),
-                "threads_per_worker": max(counts) - 1 if counts else None,
+                "threads_per_worker": int(threads.group(1)) if threads else None,
                 "fastcgi_keepalive": int(keepalive.group(1)) if keepalive else 0,
                 "nginx_worker_processes": int(procs.group(1)) if procs else None}
 
@@ -253,7 +256,7 @@ class ComposeTarget:
         return bench.count_200s(self.compose.access_log_since(mark))
 
 
-def report(when, args, settings, runs):
+def report(when, load, args, settings, runs):
     """Markdown: one row per page with the three deployments side by side, then the details."""
     lines = ["| page | " + " | ".join("%s req/s | p99 ms" % name for _, name in DEPLOYMENTS) + " | published / native |",
              "|---|" + "---:|---:|" * len(DEPLOYMENTS) + "---:|"]
@@ -265,9 +268,9 @@ def report(when, args, settings, runs):
         lines.append("| %s | %s | %.2f |" % (page, " | ".join(cells),
                                             runs["published"][key]["rps"] / runs["native"][key]["rps"]))
     m = bench.machine()
-    lines += ["", "%s; %d CPUs (%s), kernel %s; wrk -t2 -c%d -d%ds on the host for each page, aimed at "
-              "127.0.0.1 (inside: in the nginx container's network namespace)." % (
-                  when, m["cpus"], m["cpu"], m["kernel"], args.connections, args.duration)]
+    lines += ["", "%s; %d CPUs (%s), kernel %s, load average %.2f before; wrk -t2 -c%d -d%ds on the host "
+              "for each page, aimed at 127.0.0.1 (inside: in the nginx container's network namespace)." % (
+                  when, m["cpus"], m["cpu"], m["kernel"], load, args.connections, args.duration)]
     for dep, name in DEPLOYMENTS:
         st = settings["native" if dep == "native" else "compose"]
         errors = sum(runs[dep][k]["non2xx"] + runs[dep][k]["socket_errors"] for k in ("ceiling", "home", "count"))
@@ -282,7 +285,7 @@ HISTORY_COLUMNS = ["when", "deployment", "workers", "threads", "fastcgi_keepaliv
                    "connections", "duration_s", "ceiling_rps", "ceiling_p99_ms", "home_rps", "home_p99_ms",
                    "count_rps", "count_p99_ms", "count_exact", "ceiling_non2xx", "ceiling_socket_errors",
                    "home_non2xx", "home_socket_errors", "count_non2xx", "count_socket_errors",
-                   "count_nginx_200s", "count_visits_rose", "count_wrk_answers"]
+                   "count_nginx_200s", "count_visits_rose", "count_wrk_answers", "load_average_before"]
 
 
 def main():
@@ -295,6 +298,7 @@ def main():
                              ("NGINX_WORKER_PROCESSES", args.nginx_processes)) if v is not None}
     runs, settings = {}, {}
     compose = None
+    load = bench.load_average()
     try:
         compose = Compose({k: str(v) for k, v in env.items()})
         compose.build()  # before any measurement: building takes both cores for minutes
@@ -314,13 +318,13 @@ def main():
         if compose is not None:
             compose.teardown()
     when = bench.now_utc()
-    table = report(when, args, settings, runs)
+    table = report(when, load, args, settings, runs)
     print(table)
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, "deploy.md"), "w") as f:
         f.write(table + "\n")
     with open(os.path.join(RESULTS, "deploy.json"), "w") as f:
-        json.dump({"when": when, "machine": bench.machine(), "connections": args.connections,
+        json.dump({"when": when, "machine": dict(bench.machine(), load_average_before=load), "connections": args.connections,
                    "duration_s": args.duration, "settings": settings, "runs": runs}, f, indent=2)
     for dep, _ in DEPLOYMENTS:
         m, st = runs[dep], settings["native" if dep == "native" else "compose"]
@@ -330,7 +334,8 @@ def main():
             nginx_processes=st["nginx_worker_processes"], connections=args.connections,
             duration_s=args.duration, ceiling_rps=round(m["ceiling"]["rps"]), ceiling_p99_ms=m["ceiling"]["p99_ms"],
             home_rps=round(m["home"]["rps"]), home_p99_ms=m["home"]["p99_ms"], count_rps=round(m["count"]["rps"]),
-            count_p99_ms=m["count"]["p99_ms"], count_exact=not m["count_check"]["failures"]))
+            count_p99_ms=m["count"]["p99_ms"], count_exact=not m["count_check"]["failures"],
+            load_average_before=load))
     failed = [dep for dep, _ in DEPLOYMENTS if runs[dep]["count_check"]["failures"]]
     if failed:
         print("bench-deploy: FAILED: the count is wrong in %s (results written all the same)" % ", ".join(failed),
