@@ -7,12 +7,10 @@
 #include <string.h>
 
 #include "cidr.h"
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    char *in = malloc(size + 1);
-    if (in == NULL) return 0;
-    memcpy(in, data, size);
-    in[size] = '\0';
+    char *in = fuzzString(data, size);
     const char *nul = memchr(in, '\0', size);
     cidrList list;
     char err[256];

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "referrer.h"
 
 /* Aborts unless host[0..len) is "[...]" or made of [a-z0-9._-]. */
@@ -21,10 +22,7 @@ static void checkHost(const char *host, size_t len) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    char *in = malloc(size + 1);
-    if (in == NULL) return 0;
-    memcpy(in, data, size);
-    in[size] = '\0';
+    char *in = fuzzString(data, size);
     const char *nul = memchr(in, '\0', size);
     const char *ownHost = nul ? nul + 1 : NULL;
     char out[256], again[256], url[300];

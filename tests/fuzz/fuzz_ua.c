@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "ua.h"
 
 /* Whether s is one of the NULL-terminated names. */
@@ -27,10 +28,7 @@ static void checkNames(const uaInfo *info) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    char *ua = malloc(size + 1);
-    if (ua == NULL) return 0;
-    memcpy(ua, data, size);
-    ua[size] = '\0';
+    char *ua = fuzzString(data, size);
     uaInfo info, upper;
     uaClassify(ua, &info);
     checkNames(&info);
