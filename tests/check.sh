@@ -26,7 +26,7 @@ export LSAN_OPTIONS=report_objects=1
 # How many checks each suite has. A suite that runs fewer (or more) fails: update the
 # number in the same commit that adds or removes a check.
 declare -A EXPECTED=(
-    [unit]=85 [store]=11 [nginx]=2 [colour]=22 [integration]=25 [valgrind]=6 [sanitizer]=6
+    [unit]=85 [store]=11 [nginx]=2 [colour]=22 [integration]=25 [valgrind]=6 [sanitizer]=6 [promtool]=17
 )
 
 passed=0
@@ -117,6 +117,7 @@ export -f nginx_config
 export log
 suite nginx 60 "nginx -t" bash -c nginx_config
 suite colour 60 "colour and contrast maths (browser tests' helpers)" python3 tests/browser/test_colour.py
+suite promtool 60 "promtool: rules and their tests" /usr/bin/python3 tests/promtool.py
 if [ "${CHECK_SANITIZE:-0}" != 1 ] && build 0 release; then
     run_build release ""
     suite valgrind 600 "worker under valgrind (native stack)" \
