@@ -63,12 +63,14 @@ static void bump(atomic_ullong *c, unsigned long long n) {
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
-/* Copies s into out as a label value: backslash, quote and newline escaped. */
+/* Copies s into out as a label value: backslash, quote and newline escaped, any other
+ * control character shown as '?' (metricsMerge() drops a line holding one). */
 static void labelValue(char *out, size_t n, const char *s) {
     size_t o = 0;
     for (; *s && o + 3 < n; s++) {
         if (*s == '\\' || *s == '"') out[o++] = '\\';
         if (*s == '\n') { out[o++] = '\\'; out[o++] = 'n'; continue; }
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) { out[o++] = '?'; continue; }
         out[o++] = *s;
     }
     out[o] = '\0';

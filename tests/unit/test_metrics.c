@@ -105,12 +105,30 @@ START_TEST(merge_skips_what_is_not_a_sample) {
 }
 END_TEST
 
+/* The merge drops lines with control characters, so a worker's name must not bring one. */
+START_TEST(worker_name_control_characters_survive_merge) {
+    metrics *m = metricsCreate(1, routes, 2, "web\x7f\r1/42");
+    buf snap, out;
+    bufInit(&snap);
+    bufInit(&out);
+    metricsSnapshot(m, 0, &snap);
+    const char *snaps[] = {bufCStr(&snap)};
+    metricsMerge(snaps, 1, &out);
+    const char *text = bufCStr(&out);
+    ck_assert_msg(strstr(text, "khalid_threads{worker=\"web??1/42\"} 1\n"), "%s", text);
+    bufFree(&snap);
+    bufFree(&out);
+    metricsFree(m);
+}
+END_TEST
+
 Suite *metricsSuite(void) {
     Suite *s = suite_create("metrics");
     TCase *tc = tcase_create("metrics");
     tcase_add_test(tc, snapshot_sums_threads);
     tcase_add_test(tc, merge_groups_each_family_once);
     tcase_add_test(tc, merge_skips_what_is_not_a_sample);
+    tcase_add_test(tc, worker_name_control_characters_survive_merge);
     suite_add_tcase(s, tc);
     return s;
 }
