@@ -12,8 +12,11 @@
 # binary), FCGI_THREADS (64), FASTCGI_KEEPALIVE (idle nginx->worker connections kept per
 # nginx process; 0 = off; unset: 3/4 of FCGI_THREADS / NGINX_WORKER_PROCESSES),
 # KHALID_WORKER_WRAPPER (a command the worker runs under, e.g. valgrind),
-# NGINX_WORKER_PROCESSES (1), REDIS_PASSWORD, plus the worker's own variables
-# (FCGI_THREADS, APP_NAME, ...), which are passed through to it.
+# NGINX_WORKER_PROCESSES (1), REDIS_PASSWORD (sets the Redis admin password), plus the
+# worker's own variables (FCGI_THREADS, APP_NAME, ...), which are passed through to it; its
+# Redis user and password are this script's. Redis's users (redis/acl.sh) get random
+# passwords on the first start, kept in $STATE_DIR/secrets/redis-{admin,worker,health}.pass
+# (0600); REDIS_PASSWORD replaces the admin one there.
 # HTTPS (nginx/render-conf.sh): TLS_CERT + TLS_KEY (+ TLS_CHAIN), or TLS=self-signed (a CA
 # and certificate for SERVER_NAME kept in $STATE_DIR/tls), serve https://127.0.0.1:HTTPS_PORT
 # (5443) and make plain HTTP redirect there; HSTS_MAX_AGE (31536000).
@@ -53,12 +56,27 @@ mkdir -p "$run" "$state/redis" "$state/nginx/temp" "$state/log"
 chmod 0700 "$run"
 redis_sock=$run/redis.sock
 
+# Redis's users: default (the admin), khalid (the workers) and health (the start-up check).
+secrets=$state/secrets
+admin_pass=$secrets/redis-admin.pass worker_pass=$secrets/redis-worker.pass health_pass=$secrets/redis-health.pass
+mkdir -p "$secrets"
+chmod 0700 "$secrets"
+if [ -n "${REDIS_PASSWORD:-}" ]; then
+    # The worker and redis/acl.sh read a password file's first line only.
+    case $REDIS_PASSWORD in *[$'\r\n']*) die "REDIS_PASSWORD contains a line break" ;; esac
+    (umask 0077 && printf '%s\n' "$REDIS_PASSWORD" >"$admin_pass.new") && mv -f "$admin_pass.new" "$admin_pass"
+fi
+# The workers authenticate as khalid, never with the admin password.
+unset REDIS_PASSWORD
+"$repo/redis/password.sh" 0600 "$admin_pass" "$worker_pass" "$health_pass" ||
+    die "cannot write the Redis passwords in $secrets"
+
 redis_foreground() {
-    local auth=()
-    [ -n "${REDIS_PASSWORD:-}" ] && auth=(--requirepass "$REDIS_PASSWORD")
+    (umask 0077 && "$repo/redis/acl.sh" "$admin_pass" "$worker_pass" "$health_pass" >"$run/redis.acl") ||
+        die "cannot write Redis's users to $run/redis.acl (see above)"
     # Redis listens only on a unix socket here: no port to collide with another stack.
     exec redis-server "$repo/redis/redis.conf" --port 0 --unixsocket "$redis_sock" \
-        --unixsocketperm 700 --dir "$state/redis" --pidfile "$run/redis.pid" "${auth[@]}"
+        --unixsocketperm 700 --dir "$state/redis" --pidfile "$run/redis.pid" --aclfile "$run/redis.acl"
 }
 
 if [ "${1:-run}" = redis ]; then
@@ -95,12 +113,13 @@ trap 'stop_all' EXIT
 redis_foreground &
 redis_pid=$!
 for _ in $(seq 100); do
-    REDISCLI_AUTH=${REDIS_PASSWORD:-} redis-cli -s "$redis_sock" ping 2>/dev/null | grep -q PONG && break
+    REDISCLI_AUTH=$(<"$health_pass") redis-cli --user health -s "$redis_sock" ping 2>/dev/null | grep -q PONG && break
     kill -0 "$redis_pid" 2>/dev/null || die "redis-server did not start"
     sleep 0.1
 done
 
-export REDIS_HOST=$redis_sock TEMPLATE_DIR=${TEMPLATE_DIR:-$repo/templates}
+export REDIS_HOST=$redis_sock REDIS_USERNAME=khalid REDIS_PASSWORD_FILE=$worker_pass \
+    TEMPLATE_DIR=${TEMPLATE_DIR:-$repo/templates}
 "$KHALID_WORKER" --check >/dev/null || die "the worker's configuration is invalid (see above)"
 servers=()
 for i in $(seq "$WORKERS"); do

@@ -39,7 +39,7 @@ STACK_SH = os.path.join(REPO, "scripts", "stack.sh")
 # Worker and stack settings that must not leak from the caller's environment into a
 # test stack (a stray SHOW_SERVED_BY=0 or REDIS_PASSWORD would change what is tested).
 WORKER_ENV_VARS = (
-    "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_PASSWORD_FILE", "REDIS_TIMEOUT_MS",
+    "REDIS_HOST", "REDIS_PORT", "REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_PASSWORD_FILE", "REDIS_TIMEOUT_MS",
     "APP_NAME", "FCGI_THREADS", "TEMPLATE_DIR", "GITHUB_URL", "LINKEDIN_URL", "SHOW_SERVED_BY",
     "TRACKING", "IGNORE_IPS", "TRUSTED_PROXIES", "KHALID_FAKE_NOW_FILE", "STATS_PASSWORD",
     "STATS_PASSWORD_FILE", "METRICS_ALLOW",
@@ -211,6 +211,17 @@ class Stack:
     @property
     def redis_sock(self):
         return os.path.join(self.run_dir, "redis.sock")
+
+    @property
+    def secrets_dir(self):
+        """Where stack.sh keeps the Redis users' passwords (redis-admin.pass, ...)."""
+        return os.path.join(self.state_dir, "secrets")
+
+    def redis_password(self, user="admin"):
+        """The password of a Redis user of the stack (admin, worker or health), as stack.sh
+        made it (or took the admin's from REDIS_PASSWORD)."""
+        with open(os.path.join(self.secrets_dir, "redis-%s.pass" % user)) as f:
+            return f.readline().rstrip("\r\n")
 
     def worker_sock(self, i):
         return os.path.join(self.run_dir, "worker-%d.sock" % i)
@@ -405,9 +416,8 @@ class Stack:
 
     # -- Redis
     def redis_cli(self, *args, timeout=5.0):
-        env = clean_env()
-        if self.extra_env.get("REDIS_PASSWORD"):
-            env["REDISCLI_AUTH"] = self.extra_env["REDIS_PASSWORD"]
+        """redis-cli ARGS on the stack's socket as the admin; its answer."""
+        env = clean_env({"REDISCLI_AUTH": self.redis_password()})
         r = subprocess.run(["redis-cli", "-s", self.redis_sock] + list(args), env=env,
                            capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
         # redis-cli reports a failed connection on stderr with exit status 1 and prints
