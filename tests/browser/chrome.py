@@ -42,10 +42,10 @@ document.addEventListener('securitypolicyviolation', function (e) {
 class Browser:
     """One Chromium under chromedriver, with its DevTools performance and console logs."""
 
-    def __init__(self, chromium, chromedriver, user_dir, javascript=True):
+    def __init__(self, chromium, chromedriver, user_dir, javascript=True, extra_args=()):
         opts = webdriver.ChromeOptions()
         opts.binary_location = chromium
-        for a in CHROME_ARGS:
+        for a in CHROME_ARGS + list(extra_args):
             opts.add_argument(a)
         opts.add_argument("--user-data-dir=" + user_dir)
         if not javascript:

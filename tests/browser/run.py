@@ -28,7 +28,11 @@ docs/screenshots/ and checks:
   - accessibility basics: lang, a title per page, one h1, alt on images, accessible names on
     icon-only links, text contrast >= 4.5:1 (from style.css, and from the computed colours
     of every visible text in the browser, composited over the gradient's worst colour),
-    a visible keyboard focus ring on every link, no horizontal overflow at 390 px.
+    a visible keyboard focus ring on every link, no horizontal overflow at 390 px;
+  - over HTTPS, on a second stack with TLS=self-signed (Chromium accepts that stack's key
+    alone, --ignore-certificate-errors-spki-list): /, /count and /stats load in a secure
+    context with every request to https://127.0.0.1:PORT/, no mixed content warning, no
+    console error or CSP violation; plain HTTP /count leads to the same page over HTTPS.
 
 The files: suite.py (the checks), chrome.py (the browser), probes.py (the JavaScript that
 reads a page), colour.py (the contrast maths, unit-tested by test_colour.py).

@@ -3,11 +3,15 @@ targets, headings), and the Suite that starts a stack and two Chromiums and chec
 page through them. tests/browser/run.py runs it; the module docstring there says what is
 checked.
 """
+import base64
+import hashlib
 import json
 import os
 import re
 import shutil
 import signal
+import ssl
+import subprocess
 import tempfile
 import threading
 import time
@@ -20,7 +24,7 @@ from browser.colour import (MIN_FOCUS_CONTRAST, MIN_TEXT_CONTRAST, hexc, page_ba
                             ring_contrast, static_contrast, text_contrast)
 from browser.probes import JS_AFTER_TAB, JS_FACTS, JS_FOCUS_START, JS_STATS, JS_TEXT_COLOURS
 from lib.results import Deadline, Failure
-from lib.stack import REPO, Stack, http_get, proc_alive, wait_gone
+from lib.stack import REPO, Stack, free_port, http_get, proc_alive, wait_gone
 
 APP_NAME = "Khalid Tracker"
 # Visits from people's browsers, so that /stats has something in every list: the suite's
@@ -96,6 +100,21 @@ PAGES = [
     PAGE_404,
 ]
 PAGE_503 = Page("503", "/count", 503, "error-503")
+# Checked again over HTTPS, on a second stack with TLS=self-signed.
+HTTPS_PAGES = [p for p in PAGES if p.path in ("/", "/count", "/stats")]
+
+
+def spki_sha256(cert_path):
+    """The base64 SHA-256 of a certificate's public key, as Chromium's
+    --ignore-certificate-errors-spki-list takes it: that browser then accepts this one key
+    without a trusted issuer, and no other."""
+    with open(cert_path) as f:
+        der = ssl.PEM_cert_to_DER_cert(f.read())
+    pub = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-pubkey"], input=der,
+                         capture_output=True, check=True).stdout
+    spki = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub,
+                          capture_output=True, check=True).stdout
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
 class Suite:
@@ -103,6 +122,7 @@ class Suite:
         self.args = args
         self.r = results
         self.stack = None
+        self.tls_stack = None
         self.browser = None
         self.nojs = None
         self.tmp = tempfile.mkdtemp(prefix="kt-browser-")
@@ -119,8 +139,16 @@ class Suite:
     def url(self, path):
         return self.base() + path
 
+    def tls_base(self):
+        return "https://127.0.0.1:%d" % self.tls_stack.https_port
+
     def local(self, url):
-        return url.startswith(self.base() + "/") or url.startswith("data:") or url == "about:blank"
+        """On one of the suite's own origins: the stack, and the HTTPS stack (whose plain
+        HTTP port the redirect check asks)."""
+        origins = [self.base()]
+        if self.tls_stack is not None:
+            origins += [self.tls_base(), "http://127.0.0.1:%d" % self.tls_stack.port]
+        return any(url.startswith(o + "/") for o in origins) or url.startswith("data:") or url == "about:blank"
 
     def facts(self, browser=None):
         return (browser or self.browser).js(JS_FACTS)
@@ -144,9 +172,19 @@ class Suite:
         self.r.note("stack on %s (state in %s)" % (self.base(), self.stack.state_dir))
         if self.stack.redis_cli("SET", "visits", str(SEED_VISITS)) != "OK":
             raise RuntimeError("could not seed the counter")
+        # The HTTPS stack's certificate comes from its own private CA, which Chromium does
+        # not know: the browser accepts that one key (and no other untrusted one).
+        https_port = free_port()
+        self.tls_stack = Stack(worker=worker, workers=1, threads=4, name="browser-tls-stack",
+                               env=dict(self.stack.extra_env, TLS="self-signed", HTTPS_PORT=str(https_port)))
+        self.tls_stack.https_port = https_port
+        self.tls_stack.start()
+        self.r.note("HTTPS stack on %s" % self.tls_base())
+        spki = spki_sha256(os.path.join(self.tls_stack.state_dir, "tls", "server.crt"))
         t0 = time.monotonic()
         self.browser = Browser(self.args.chromium, self.args.chromedriver,
-                               os.path.join(self.tmp, "profile-js"), javascript=True)
+                               os.path.join(self.tmp, "profile-js"), javascript=True,
+                               extra_args=["--ignore-certificate-errors-spki-list=" + spki])
         self.r.note("Chromium started in %.1f s" % (time.monotonic() - t0))
         # The second browser (JavaScript off) starts meanwhile; start_nojs() collects it.
         self._nojs_thread = threading.Thread(target=self._launch_nojs, daemon=True)
@@ -167,11 +205,13 @@ class Suite:
         for b in (self.browser, self.nojs):
             if b is not None:
                 b.quit()
-        if self.stack is not None:
-            try:
-                self.stack.stop()
-            finally:
-                self.stack.cleanup()
+        stacks = [st for st in (self.stack, self.tls_stack) if st is not None]
+        try:
+            for st in stacks:
+                st.stop()
+        finally:
+            for st in stacks:
+                st.cleanup()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     # -- one page, both sizes
@@ -653,6 +693,45 @@ class Suite:
                 if off:
                     p.append("requests elsewhere: %s" % ", ".join(off[:3]))
 
+    # -- HTTPS
+    def https_pages(self):
+        """The pages over HTTPS: nothing loaded over plain HTTP or from elsewhere, no mixed
+        content warning, no console error, no CSP violation; and plain HTTP leads there."""
+        b = self.browser
+        b.set_viewport("desktop")
+        base = self.tls_base()
+        for page in HTTPS_PAGES:
+            with self.r.check("https: %s over HTTPS, every request https://127.0.0.1:%d, no mixed content, "
+                              "no console error" % (page.path, self.tls_stack.https_port)) as p:
+                urls, console = b.load(base + page.path)
+                f = self.facts()
+                where = b.js("return [location.href, window.isSecureContext]")
+                if where != [base + page.path, True]:
+                    p.append("the page is %s (secure context: %s)" % tuple(where))
+                if len(f["h1"]) != 1 or not re.search(expected_h1(page.path), f["h1"][0]):
+                    p.append("h1 is %r" % f["h1"])
+                if not any(u == base + "/static/style.css" for u in urls):
+                    p.append("the stylesheet was not loaded over HTTPS")
+                off = sorted(set(u for u in urls if not (u.startswith(base + "/") or u.startswith("data:"))))
+                if off:
+                    p.append("requests not to %s: %s" % (base, ", ".join(off[:5])))
+                for e in console:
+                    msg = e.get("message", "")
+                    if e.get("level") == "SEVERE" or "Mixed Content" in msg or "insecure" in msg.lower():
+                        p.append("console %s: %s" % (e.get("level"), msg[:200]))
+                if f["csp"] is None:
+                    p.append("the securitypolicyviolation recorder did not run")
+                elif f["csp"]:
+                    p.append("securitypolicyviolation: %s" % "; ".join(f["csp"][:3]))
+                if page.path == "/count" and (f["visits"] or "").strip() != str(self.tls_stack.visits()):
+                    p.append("#visits %r, Redis holds %d" % (f["visits"], self.tls_stack.visits()))
+        with self.r.check("https: http://127.0.0.1:%d/count?from=http leads to the same page over HTTPS"
+                          % self.tls_stack.port) as p:
+            b.load("http://127.0.0.1:%d/count?from=http" % self.tls_stack.port)
+            where = b.js("return location.href")
+            if where != base + "/count?from=http":
+                p.append("landed on %s" % where)
+
     # -- Redis down
     def stop_redis(self):
         pid = self.stack.redis_pid()
@@ -694,6 +773,7 @@ class Suite:
         self.phase("stats: charts, lists, periods", self.stats_page)
         self.phase("count: reload", self.count_reload)
         self.phase("without JavaScript", self.without_js, PAGES)
+        self.phase("https: the pages over HTTPS", self.https_pages)
 
         with self.r.check("503: Redis stopped, /count answers 503") as p:
             self.stop_redis()
@@ -719,7 +799,8 @@ class Suite:
                 else:
                     p.append("still %r after 10 s" % h1)
 
-        with self.r.check("every request of the run stayed on 127.0.0.1:%d" % self.stack.port) as p:
+        with self.r.check("every request of the run stayed on the suite's stacks (127.0.0.1:%d; HTTPS %d, HTTP %d)"
+                          % (self.stack.port, self.tls_stack.https_port, self.tls_stack.port)) as p:
             self.browser.drain()
             everything = self.browser.all_requests + (self.nojs.all_requests if self.nojs else [])
             off = sorted(set(u for u in everything if not self.local(u)))
