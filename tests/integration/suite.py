@@ -92,6 +92,10 @@ def test(name, background=False):
 
 # ---------------------------------------------------------------------------- context
 
+# The worker with a settable clock, built beside the worker (Makefile: fakeclock-worker).
+FAKECLOCK_WORKER = "khalid-fcgi-fakeclock"
+
+
 def worker_env(extra=None):
     """The environment of a worker run directly: nothing from the caller's but PATH and
     the locale, Redis nowhere (no test here needs it), the sanitizer options set."""
@@ -122,10 +126,11 @@ class Context:
         self.stacks = []
         self._cleanup = contextlib.ExitStack()
 
-    def stack(self, workers=3, threads=4, env=None, **kw):
+    def stack(self, workers=3, threads=4, env=None, worker=None, **kw):
         """A fresh native stack on a free port (REDIS_TIMEOUT_MS set, so the bounds above
-        hold); stopped and removed after the test."""
-        st = Stack(self.worker, workers=workers, threads=threads,
+        hold), running `worker` (the suite's by default); stopped and removed after the
+        test."""
+        st = Stack(worker or self.worker, workers=workers, threads=threads,
                    env=dict({"REDIS_TIMEOUT_MS": str(REDIS_TIMEOUT_MS)}, **(env or {})),
                    name="stack %d" % (len(self.stacks) + 1),
                    # The stack stops when the thread that started it ends, even if the
@@ -135,6 +140,14 @@ class Context:
         self.stacks.append(st)
         st.start()
         return st
+
+    def fakeclock_worker(self):
+        """The suite's worker built with the clock tests set (KHALID_FAKE_NOW_FILE): the
+        binary beside it, as the Makefile names it. Fails the test when it is missing."""
+        path = os.path.join(os.path.dirname(self.worker), FAKECLOCK_WORKER)
+        expect(os.access(path, os.X_OK), "%s is missing: build it with `make %sfakeclock-worker`"
+               % (path, "SANITIZE=1 " if os.path.basename(os.path.dirname(self.worker)) == "sanitize" else ""))
+        return path
 
     def tmpdir(self, prefix="kt-it-"):
         d = tempfile.mkdtemp(prefix=prefix)
