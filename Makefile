@@ -141,11 +141,11 @@ bench-deploy: $(WORKER)
 # FUZZ_SECONDS from a scratch copy of its seed corpus tests/fuzz/corpus/<name>/; `make
 # fuzz-smoke` (CI) runs every corpus file through every target, then fuzzes them for
 # FUZZ_SMOKE_SECONDS in all (plus a second or so a target to start and stop: under a
-# minute for nine). Any crash, leak or UBSan report fails, its input kept in
+# minute for ten). Any crash, leak or UBSan report fails, its input kept in
 # build/fuzz/artifacts/. Never part of check.
 FUZZ_CC            ?= clang
 FUZZ_SECONDS       ?= 60
-FUZZ_SMOKE_SECONDS ?= 40
+FUZZ_SMOKE_SECONDS ?= 30
 FUZZ_DIR       := build/fuzz
 # Not the release flags: libFuzzer wants light optimisation and every sanitizer fatal.
 FUZZ_CFLAGS    := $(STD) $(WARNINGS) -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
