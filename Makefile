@@ -51,7 +51,7 @@ UNIT_OBJS := $(addprefix $(BUILD)/unit/,test_unit_main.o test_template.o test_co
 export PORT WORKERS STATE_DIR FCGI_THREADS FASTCGI_KEEPALIVE NGINX_WORKER_PROCESSES
 
 .PHONY: all worker fakeclock-worker check check-mutants unit-tests store-tests integration-tests check-compose check-browser \
-        run bench bench-sizing bench-deploy install uninstall clean deps deps-check
+        run monitor bench bench-sizing bench-deploy install uninstall clean deps deps-check
 
 all: worker
 
@@ -117,6 +117,11 @@ check-browser: deps $(WORKER)
 
 run: deps $(WORKER)
 	@KHALID_WORKER=$(WORKER) exec scripts/stack.sh run
+
+# Prometheus (and the exporters it scrapes) for the stack `make run` started, with the same
+# PORT and STATE_DIR, in the foreground: make monitor [PROMETHEUS_PORT=9090]
+monitor: deps
+	@exec monitoring/run.sh
 
 # Benchmarks (never part of check): make bench [DURATION=10] [CONNECTIONS=64]
 DURATION    ?= 10

@@ -15,7 +15,7 @@
 # NGINX_WORKER_PROCESSES (1), REDIS_PASSWORD (sets the Redis admin password), plus the
 # worker's own variables (FCGI_THREADS, APP_NAME, ...), which are passed through to it; its
 # Redis user and password are this script's. Redis's users (redis/acl.sh) get random
-# passwords on the first start, kept in $STATE_DIR/secrets/redis-{admin,worker,health}.pass
+# passwords on the first start, kept in $STATE_DIR/secrets/redis-{admin,worker,health,metrics}.pass
 # (0600); REDIS_PASSWORD replaces the admin one there.
 # HTTPS (nginx/render-conf.sh): TLS_CERT + TLS_KEY (+ TLS_CHAIN), or TLS=self-signed (a CA
 # and certificate for SERVER_NAME kept in $STATE_DIR/tls), serve https://127.0.0.1:HTTPS_PORT
@@ -59,6 +59,8 @@ redis_sock=$run/redis.sock
 # Redis's users: default (the admin), khalid (the workers) and health (the start-up check).
 secrets=$state/secrets
 admin_pass=$secrets/redis-admin.pass worker_pass=$secrets/redis-worker.pass health_pass=$secrets/redis-health.pass
+# ... and metrics, for Prometheus's Redis exporter (make monitor, monitoring/run.sh).
+metrics_pass=$secrets/redis-metrics.pass
 mkdir -p "$secrets"
 chmod 0700 "$secrets"
 if [ -n "${REDIS_PASSWORD:-}" ]; then
@@ -68,11 +70,11 @@ if [ -n "${REDIS_PASSWORD:-}" ]; then
 fi
 # The workers authenticate as khalid, never with the admin password.
 unset REDIS_PASSWORD
-"$repo/redis/password.sh" 0600 "$admin_pass" "$worker_pass" "$health_pass" ||
+"$repo/redis/password.sh" 0600 "$admin_pass" "$worker_pass" "$health_pass" "$metrics_pass" ||
     die "cannot write the Redis passwords in $secrets"
 
 redis_foreground() {
-    (umask 0077 && "$repo/redis/acl.sh" "$admin_pass" "$worker_pass" "$health_pass" >"$run/redis.acl") ||
+    (umask 0077 && "$repo/redis/acl.sh" "$admin_pass" "$worker_pass" "$health_pass" "$metrics_pass" >"$run/redis.acl") ||
         die "cannot write Redis's users to $run/redis.acl (see above)"
     # Redis listens only on a unix socket here: no port to collide with another stack.
     exec redis-server "$repo/redis/redis.conf" --port 0 --unixsocket "$redis_sock" \
