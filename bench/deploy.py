@@ -229,8 +229,8 @@ class Compose:
         new = dangling_images() - self.dangling_before  # build stages the classic builder leaves
         if new:
             docker("rmi", *sorted(new), check=False)
-        if self.base_made and docker("image", "inspect", "-f", "{{.Id}}", BASE_IMAGE, check=False).strip() == self.base_made:
-            docker("rmi", BASE_IMAGE, check=False)
+        if self.base_made:  # left while other images or containers stand on it
+            subprocess.run(["bash", os.path.join(REPO, "tests", "make-base-image.sh"), "--remove", self.base_made])
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

@@ -36,6 +36,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/kt-compose.XXXXXX")
 PASS=0 FAIL=0 T0=$SECONDS
 TORN_DOWN=0 STARTED=0
 BASE_MADE=    # the ID of debian:bookworm-slim when this run made it
+BASE_SHARED=0 # 1: that image was left at the end because other images or containers use it
 
 log()  { printf '# %s\n' "$*"; }
 ok()   { PASS=$((PASS + 1)); printf 'ok - %s\n' "$1"; }
@@ -104,9 +105,10 @@ teardown() {
     if [ "${KT_KEEP_BUILD_CACHE:-0}" != 1 ]; then
         docker images -q --filter dangling=true | sort -u | comm -13 "$dangling_before" - |
             xargs -r docker rmi >/dev/null 2>&1
-        # Last, as every image above was built on it; only while the tag is still ours.
-        if [ -n "$BASE_MADE" ] && [ "$(docker image inspect -f '{{.Id}}' debian:bookworm-slim 2>/dev/null)" = "$BASE_MADE" ]; then
-            docker rmi debian:bookworm-slim >/dev/null 2>&1 || log "could not remove the base image debian:bookworm-slim this run made"
+        # Last, as every image above was built on it; left while others use it.
+        if [ -n "$BASE_MADE" ]; then
+            bash "$ROOT/tests/make-base-image.sh" --remove "$BASE_MADE" 2>&1 | sed 's/^/# /'
+            [ "${PIPESTATUS[0]}" = 3 ] && BASE_SHARED=1
         fi
     fi
     return 0
@@ -573,7 +575,9 @@ left=$( { docker ps -aq --filter "label=com.docker.compose.project=$PROJECT"
           docker network ls -q --filter "label=com.docker.compose.project=$PROJECT"
           docker images -q --filter "reference=${PROJECT}*"; } | wc -l)
 base_left=0
-if [ -n "$BASE_MADE" ] && [ "${KT_KEEP_BUILD_CACHE:-0}" != 1 ] && docker image inspect "$BASE_MADE" >/dev/null 2>&1; then base_left=1; fi
+if [ -n "$BASE_MADE" ] && [ "${KT_KEEP_BUILD_CACHE:-0}" != 1 ] && [ "$BASE_SHARED" = 0 ] &&
+    docker image inspect "$BASE_MADE" >/dev/null 2>&1; then base_left=1; fi
+[ "$BASE_SHARED" = 1 ] && log "the base image this run made is in use by others: left to them"
 check "teardown left no container, network, volume or image of $PROJECT${BASE_MADE:+, nor the base image this run made}" \
     '[ "$left" = 0 ] && [ "$base_left" = 0 ]'
 log "total $((SECONDS - T0)) s"

@@ -8,11 +8,13 @@
 # The Dockerfiles stay exactly what real users build. Needs root (debootstrap) and a Docker engine.
 #
 # Usage: bash tests/make-base-image.sh [--force]
+#        bash tests/make-base-image.sh --remove ID
 #   MIRROR=http://deb.debian.org/debian  (override the Debian mirror)
 # Prints the ID of the image it made on stdout, and nothing when the image was already
-# there: a caller removes the base image at its end only when this run made it, and only
-# while the tag still names that ID (an image someone made or loaded meanwhile stays).
-# Everything else goes to stderr.
+# there, so that a caller can remove at its end only what it made: --remove ID removes the
+# tag while it still names ID and no other image or container stands on it (exit 0; also
+# when the tag names another image now), and leaves it, with exit status 3, when something
+# else uses it. Everything else goes to stderr.
 set -euo pipefail
 
 IMAGE=debian:bookworm-slim
@@ -21,6 +23,27 @@ force=0
 [ "${1:-}" = --force ] && force=1
 
 log() { printf 'make-base-image: %s\n' "$*" >&2; }
+
+if [ "${1:-}" = --remove ]; then
+    id=${2:?"--remove needs the image ID this script printed"}
+    if [ "$(docker image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null)" != "$id" ]; then
+        log "$IMAGE is not $id (any more): left alone"
+        exit 0
+    fi
+    # docker rmi untags the image even while other images were built on it, and their
+    # next build FROM it would then fail (a test running beside this one, say): look first.
+    # An imported image is one layer, the first layer of every image built on it.
+    layer=$(docker image inspect -f '{{index .RootFS.Layers 0}}' "$id")
+    if [ -n "$(docker ps -aq --filter "ancestor=$id")" ] ||
+        docker images -aq --no-trunc | grep -vxF "$id" | sort -u |
+            xargs -r docker image inspect -f '{{index .RootFS.Layers 0}}' 2>/dev/null | grep -qxF "$layer"; then
+        log "$IMAGE is used by other images or containers: left"
+        exit 3
+    fi
+    docker rmi "$IMAGE" >/dev/null
+    log "$IMAGE ($id) removed"
+    exit 0
+fi
 
 if [ "$force" = 0 ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
     log "$IMAGE already present"
