@@ -76,11 +76,18 @@ def rss_kb(pid):
 
 
 def count_200s(lines):
-    """How many of these access log lines (combined format, bytes) are /count answered 200."""
+    """How many of these access log lines (bytes; nginx's JSON lines, README Operations)
+    are GET /count answered 200: the visits counted (HEAD /count counts none)."""
     n = 0
     for line in lines:
-        parts = line.split(b'"')
-        if len(parts) > 2 and parts[1].split(b" ")[1:2] == [b"/count"] and parts[2].split()[:1] == [b"200"]:
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            raise SystemExit("bench: an access log line is not JSON (NGINX_ACCESS_LOG not khalid_json?): %r"
+                             % line[:200])
+        if (entry["method"], entry["path"], entry["status"]) == ("GET", "/count", 200):
             n += 1
     return n
 

@@ -9,7 +9,8 @@
 #   FASTCGI_KEEPALIVE       idle nginx->worker connections per nginx process (0: off; default
 #                           3/4 of FCGI_THREADS / processes); FCGI_THREADS (default 64) is
 #                           the workers' setting, which compose.yml passes to both
-#   NGINX_ACCESS_LOG        default "/dev/stdout combined buffer=32k flush=1s" ("off": none)
+#   NGINX_ACCESS_LOG        default "/dev/stdout khalid_json buffer=32k flush=1s" (JSON lines;
+#                           "off": none)
 #   UPSTREAM_SERVICE, UPSTREAM_PORT, UPSTREAM_INTERVAL: see watch-upstream.sh
 #   TRUSTED_PROXIES, STATS_PASSWORD, STATS_PASSWORD_FILE: see render-conf.sh
 set -euo pipefail
@@ -24,7 +25,7 @@ export NGINX_USER_LINE=""
 export NGINX_WORKER_PROCESSES=${NGINX_WORKER_PROCESSES:-1}
 export NGINX_PID_FILE=$RUN_DIR/nginx.pid
 export NGINX_MIME_TYPES=/etc/nginx/mime.types
-export NGINX_ACCESS_LOG=${NGINX_ACCESS_LOG:-/dev/stdout combined buffer=32k flush=1s}
+export NGINX_ACCESS_LOG=${NGINX_ACCESS_LOG:-/dev/stdout khalid_json buffer=32k flush=1s}
 export NGINX_TEMP_DIR=$RUN_DIR/tmp
 export NGINX_UPSTREAM_CONF=$RUN_DIR/upstream.conf
 export NGINX_LISTEN=${NGINX_LISTEN:-8080}

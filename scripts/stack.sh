@@ -149,7 +149,7 @@ user_line=""
 conf=$state/nginx/nginx.conf
 NGINX_USER_LINE=$user_line NGINX_WORKER_PROCESSES=$nginx_processes \
 NGINX_PID_FILE=$run/nginx.pid NGINX_MIME_TYPES=/etc/nginx/mime.types \
-NGINX_ACCESS_LOG="$state/log/access.log combined buffer=64k flush=1s" NGINX_TEMP_DIR=$state/nginx/temp \
+NGINX_ACCESS_LOG="$state/log/access.log khalid_json buffer=64k flush=1s" NGINX_TEMP_DIR=$state/nginx/temp \
 NGINX_UPSTREAM_CONF=$upstream NGINX_LISTEN=127.0.0.1:$PORT NGINX_STATIC_ROOT=$repo/templates/static \
 NGINX_STATS_HTPASSWD=$state/nginx/stats.htpasswd \
 NGINX_HTTPS_LISTEN=127.0.0.1:$HTTPS_PORT NGINX_HTTPS_PUBLIC_PORT=$HTTPS_PORT NGINX_TLS_DIR=$state/tls \

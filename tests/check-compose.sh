@@ -121,7 +121,7 @@ on_exit() {
         teardown
         if [ -f "$TMP/compose.log" ] && [ "$FAIL" -gt 0 ]; then
             log "last compose log lines (access log left out):"
-            grep -vE '"(GET|HEAD|POST) ' "$TMP/compose.log" | tail -n 40 | sed 's/^/#   /'
+            grep -vF '{"time":"' "$TMP/compose.log" | tail -n 40 | sed 's/^/#   /'
         fi
         summary
         [ "$rc" = 0 ] && [ "$FAIL" -gt 0 ] && rc=1
@@ -382,7 +382,10 @@ no_password_in_images() {
 }
 checkw "no password in the images' environment" no_password_in_images
 dc logs --no-color nginx >"$TMP/nginx.log" 2>&1
-check "nginx logs requests to stdout (compose logs)" 'grep -q "GET /count" "$TMP/nginx.log"'
+# One JSON object per line, every field (README, Operations); served_by is the worker's
+# container and pid, as in X-Served-By.
+json_count_line='\{"time":"[^"]+","method":"GET","path":"/count","status":200,"bytes":[0-9]+,"request_time":[0-9.]+,"upstream_addr":"[0-9.]+:9000","upstream_response_time":"[0-9.]+","served_by":"[0-9a-f]{12}/[0-9]+","client":"[0-9.]+"\}$'
+check "nginx logs requests to stdout (compose logs) as JSON lines with every field" 'grep -qE "$json_count_line" "$TMP/nginx.log"'
 # The defaults (64 threads per worker, 1 nginx process) give a pool of 3/4 x 64 = 48.
 keepalive_on() {
     docker exec "$NGINX" cat /run/nginx/upstream.conf >"$TMP/upstream.conf" 2>/dev/null &&
