@@ -123,6 +123,22 @@ run: deps $(WORKER)
 monitor: deps
 	@exec monitoring/run.sh
 
+# Redis's data (scripts/backup.sh; README, Operations). make backup [BACKUP_DIR=backups]
+# while the stack runs; make restore FILE=backups/khalid-....rdb while it is stopped. The
+# compose-* targets do the same to the compose deployment's volume (COMPOSE: its command).
+.PHONY: backup restore compose-backup compose-restore
+backup:
+	@scripts/backup.sh backup
+
+restore:
+	@scripts/backup.sh restore "$(FILE)"
+
+compose-backup:
+	@scripts/backup.sh --compose backup
+
+compose-restore:
+	@scripts/backup.sh --compose restore "$(FILE)"
+
 # Benchmarks (never part of check): make bench [DURATION=10] [CONNECTIONS=64]
 DURATION    ?= 10
 CONNECTIONS ?= 64

@@ -571,6 +571,48 @@ count_now; c3=$COUNT; retried
 check "count kept across the rebuilt Redis image ($c2 -> $c3, $(elapsed "$t" "$(now)") s)" \
     'new_image && [ -n "$c2" ] && [ "$c3" = $((c2 + 1)) ]'
 
+# ---------------------------------------------------------------- 8b. backup and restore
+# scripts/backup.sh --compose as README (Operations) documents it, with this run's options.
+backup_sh() {
+    COMPOSE="${DC[*]} --env-file $ENVF -p $PROJECT -f $ROOT/compose.yml" BACKUP_DIR="$TMP/backups" \
+        bash "$ROOT/scripts/backup.sh" --compose "$@"
+}
+# restarted_around FUNCTION: `stop`, FUNCTION, `start`, and the site answering again.
+restarted_around() {
+    dc stop -t 10 >>"$TMP/stop.log" 2>&1
+    "$@"
+    dc start >>"$TMP/stop.log" 2>&1
+    wait_until 30 redis_healthy
+    wait_until 60 site_up
+}
+count_now; cb=$COUNT; retried
+backup_file=$(backup_sh backup 2>"$TMP/backup.err"); rc=$?
+check "backup of the running deployment: a checked snapshot in khalid-<UTC time>.rdb ($(basename "${backup_file:-none}"))" \
+    '[ "$rc" = 0 ] && [[ "$(basename "$backup_file")" =~ ^khalid-[0-9]{8}T[0-9]{6}Z\.rdb$ ]] && [ -s "$backup_file" ]'
+[ "$rc" = 0 ] || log "backup: $(tr '\n' ' ' <"$TMP/backup.err")"
+count_now; count_now; c_more=$COUNT
+rc=0; backup_sh restore "$backup_file" 2>"$TMP/restore-running.err" || rc=$?
+check "restore refused while the deployment runs: $(head -n 1 "$TMP/restore-running.err")" \
+    '[ "$rc" != 0 ] && grep -q "running" "$TMP/restore-running.err"'
+head -c "$(( $(wc -c <"$backup_file") / 2 ))" "$backup_file" >"$TMP/truncated.rdb"
+restore_truncated() { rc=0; backup_sh restore "$TMP/truncated.rdb" 2>"$TMP/restore-bad.err" || rc=$?; }
+restarted_around restore_truncated
+count_now; c_kept=$COUNT; retried
+check "restore refuses a truncated file, the data untouched ($c_more -> $c_kept): $(head -n 1 "$TMP/restore-bad.err")" \
+    '[ "$rc" != 0 ] && grep -q "not a valid Redis snapshot" "$TMP/restore-bad.err" && [ -n "$c_more" ] && [ "$c_kept" = $((c_more + 1)) ]'
+restore_backup() { rc=0; backup_sh restore "$backup_file" 2>"$TMP/restore.err" || rc=$?; }
+restarted_around restore_backup
+[ "$rc" = 0 ] || log "restore: $(tr '\n' ' ' <"$TMP/restore.err")"
+count_now; c_restored=$COUNT; retried
+check "restore into the stopped deployment: the count is the backup's again ($cb, then $c_kept; now $c_restored)" \
+    '[ "$rc" = 0 ] && [ -n "$cb" ] && [ "$c_restored" = $((cb + 1)) ]'
+dc restart redis >>"$TMP/restart.log" 2>&1
+wait_until 30 redis_healthy
+wait_until 20 site_up
+count_now; c_after=$COUNT; retried
+check "the restored count goes on across 'restart redis' (from the rebuilt AOF: $c_restored -> $c_after)" \
+    '[ -n "$c_restored" ] && [ "$c_after" = $((c_restored + 1)) ]'
+
 # ---------------------------------------------------------------- 9. teardown
 teardown
 left=$( { docker ps -aq --filter "label=com.docker.compose.project=$PROJECT"
