@@ -2,12 +2,14 @@
 # Fill the @NAME@ placeholders of nginx.conf.in from the environment and print the result.
 # Used by scripts/stack.sh (native) and nginx/entrypoint.sh (container), so both run one config.
 # Usage: render-conf.sh TEMPLATE  (every NGINX_ variable below must be set; no defaults hide
-# a mistake). Two operator settings are optional:
+# a mistake). Three operator settings are optional:
 #   TRUSTED_PROXIES  proxy addresses or networks whose X-Forwarded-For is believed:
 #                    set_real_ip_from lines
 #   STATS_PASSWORD or STATS_PASSWORD_FILE  puts /stats and /api/ behind HTTP basic auth
 #                    (user "stats"); the password's SHA-512 crypt hash is written to
 #                    NGINX_STATS_HTPASSWD, which nginx reads
+#   NGINX_STATUS_ALLOW  networks besides 127.0.0.1 that may read /nginx-status (compose's
+#                    monitoring network, where Prometheus's nginx exporter runs)
 # and HTTPS, off unless one of these is set:
 #   TLS_CERT, TLS_KEY  the certificate (leaf first, then intermediates) and its unencrypted
 #                    key, PEM files; TLS_CHAIN (optional) the issuer's chain, which turns on
@@ -31,6 +33,11 @@ for net in $(printf '%s' "${TRUSTED_PROXIES:-}" | tr ',' ' '); do
     real_ip="${real_ip}set_real_ip_from $net; "
 done
 [ -n "$real_ip" ] && real_ip="${real_ip}real_ip_header X-Forwarded-For; real_ip_recursive on;"
+status_allow=""
+for net in $(printf '%s' "${NGINX_STATUS_ALLOW:-}" | tr ',' ' '); do
+    case $net in *[!0-9a-fA-F.:/]*|'') echo "render-conf.sh: NGINX_STATUS_ALLOW: '$net' is not an address or network" >&2; exit 2 ;; esac
+    status_allow="${status_allow}allow $net; "
+done
 
 stats_auth=""
 if [ -n "${STATS_PASSWORD:-}" ] && [ -n "${STATS_PASSWORD_FILE:-}" ]; then
@@ -130,4 +137,5 @@ tls_lines <"$template" |
         -e "s|@LISTEN@|$NGINX_LISTEN|" \
         -e "s|@STATIC_ROOT@|$NGINX_STATIC_ROOT|g" \
         -e "s|@REAL_IP@|$real_ip|" \
+        -e "s|@STATUS_ALLOW@|$status_allow|" \
         -e "s|@STATS_AUTH@|$stats_auth|"

@@ -80,8 +80,8 @@ nginx_config() {
     local d=$log/nginx ok=0 bad=0 settings
     mkdir -p "$d/temp"
     nginx/upstream.sh "$(nginx/keepalive.sh "" 64 1)" "unix:$d/w.sock" >"$d/upstream.conf" || bad=1
-    for settings in "" "TRUSTED_PROXIES=10.0.0.0/8,2001:db8::/32 STATS_PASSWORD=s3cret"; do
-        if env -u TRUSTED_PROXIES -u STATS_PASSWORD -u STATS_PASSWORD_FILE $settings \
+    for settings in "" "TRUSTED_PROXIES=10.0.0.0/8,2001:db8::/32 STATS_PASSWORD=s3cret NGINX_STATUS_ALLOW=172.31.254.0/24"; do
+        if env -u TRUSTED_PROXIES -u STATS_PASSWORD -u STATS_PASSWORD_FILE -u NGINX_STATUS_ALLOW $settings \
             NGINX_USER_LINE="" NGINX_WORKER_PROCESSES=1 NGINX_PID_FILE="$d/nginx.pid" \
             NGINX_MIME_TYPES=/etc/nginx/mime.types NGINX_ACCESS_LOG=off NGINX_TEMP_DIR="$d/temp" \
             NGINX_UPSTREAM_CONF="$d/upstream.conf" NGINX_LISTEN=127.0.0.1:1 \
