@@ -611,7 +611,7 @@ wait_until 30 redis_healthy
 wait_until 20 site_up
 count_now; c_after=$COUNT; retried
 check "the restored count goes on across 'restart redis' (from the rebuilt AOF: $c_restored -> $c_after)" \
-    '[ -n "$c_restored" ] && [ "$c_after" = $((c_restored + 1)) ]'
+    '[ -n "$cb" ] && [ "$c_after" = $((cb + 2)) ]'
 
 # ---------------------------------------------------------------- 9. teardown
 teardown
