@@ -188,6 +188,7 @@ if [ "$compose" = 1 ]; then
     [ -n "$REDIS" ] || die "this compose project has no redis container (${DC[*]} up -d makes it; stop it with '${DC[*]} stop', not down)"
     IMAGE=$(docker inspect -f '{{.Image}}' "$REDIS") || die "cannot inspect the redis container $REDIS"
     where="the compose project's redis container ${REDIS:0:12}"
+    auth_from="the password in its /run/redis/password"
     start_hint="${DC[*]} up -d"
     # rcli ARGS...: redis-cli ARGS as the admin, in the running redis container.
     rcli() {
@@ -217,12 +218,12 @@ else
     # The admin's password: scripts/stack.sh keeps it in secrets/ (Redis with users);
     # before that, the stack's REDIS_PASSWORD was its requirepass.
     admin_pass=$state/secrets/redis-admin.pass
-    auth=()
+    auth=() auth_from="no password"
     if [ -e "$admin_pass" ]; then
         [ -r "$admin_pass" ] || die "cannot read the Redis admin password in $admin_pass as $(id -un): run this as the stack's user"
-        auth=(REDISCLI_AUTH="$(head -n 1 "$admin_pass" | cut -d $'\r' -f 1)")
+        auth=(REDISCLI_AUTH="$(head -n 1 "$admin_pass" | cut -d $'\r' -f 1)") auth_from="the password in $admin_pass"
     elif [ -n "${REDIS_PASSWORD:-}" ]; then
-        auth=(REDISCLI_AUTH="$REDIS_PASSWORD")
+        auth=(REDISCLI_AUTH="$REDIS_PASSWORD") auth_from="REDIS_PASSWORD"
     fi
     rcli() { env "${auth[@]}" timeout 10 redis-cli -s "$sock" "$@" 2>&1; }
     # Any answer, NOAUTH too, means a Redis listens; a stopped (SIGSTOP) one answers nothing.
@@ -255,7 +256,7 @@ backup() {
     local dir=${BACKUP_DIR:-./backups} reply before last name tmp
     redis_up || die "$where does not answer: backup needs the stack running ($start_hint)"
     reply=$(rcli PING)
-    [ "$reply" = PONG ] || die "$where refused the admin: $reply"
+    [ "$reply" = PONG ] || die "$where refused the admin with $auth_from: $(paste -sd ' ' <<<"$reply")"
     mkdir -p "$dir" || die "cannot make the backup directory $dir"
     dir=$(cd "$dir" && pwd)
     while :; do
