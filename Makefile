@@ -179,9 +179,11 @@ FUZZ_PURE_OBJS := $(PURE_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
 fuzz: $(FUZZ_TARGETS)
 	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+# Each target's share is rounded up: libFuzzer reads -max_total_time=0 as no limit.
 fuzz-smoke: $(FUZZ_TARGETS)
 	tests/fuzz/run.sh --replay $(FUZZ_TARGETS)
-	tests/fuzz/run.sh $$(( $(FUZZ_SMOKE_SECONDS) / $(words $(FUZZ_TARGETS)) )) $(FUZZ_TARGETS)
+	tests/fuzz/run.sh $$(( ($(FUZZ_SMOKE_SECONDS) + $(words $(FUZZ_TARGETS)) - 1) / $(words $(FUZZ_TARGETS)) )) \
+	    $(FUZZ_TARGETS)
 
 fuzz-deps:
 	@scripts/deps.sh clang libfuzzer-14-dev
