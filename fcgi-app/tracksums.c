@@ -14,6 +14,7 @@
 #include "siphash.h"
 
 #define SUMS_MAX 4096                 /* distinct (key, field) sums in one flush */
+#define SLOTS (2 * SUMS_MAX)          /* the sums' hash index: a power of two, half empty */
 #define HASHES_PER_PFADD 512
 
 /* One sum to write: HINCRBY key field n, ZINCRBY key n field, or INCRBY key n. */
@@ -48,6 +49,7 @@ struct trackSums {
     buf snapshot;
     sum *sums;
     int nsums;
+    int slot[SLOTS];                  /* 1 + the index of a sum, or 0: open addressing */
     hashes hll[16];            /* day, hour and minute keys the views of one flush span */
     int nhll;
     bucketKeys keys;
@@ -104,15 +106,27 @@ static const unsigned char *daySalt(trackSums *t, const char *day) {
 
 /* Adds n to the sum for (kind, key, field), making it when new. Returns -1 when the
  * table is full (the caller drops that figure). */
+/* FNV-1a over the sum's identity: a flood of distinct referrers must not make each view
+ * compare against every sum so far. */
+static unsigned slotOf(sumKind kind, const char *key, const char *field) {
+    unsigned h = 2166136261u ^ (unsigned)kind;
+    for (const char *c = key; *c; c++) h = (h ^ (unsigned char)*c) * 16777619u;
+    h = (h ^ 0xff) * 16777619u;
+    for (const char *c = field; *c; c++) h = (h ^ (unsigned char)*c) * 16777619u;
+    return h & (SLOTS - 1);
+}
+
 static int addSum(trackSums *t, sumKind kind, const char *key, const char *field, long long n) {
-    for (int i = t->nsums - 1; i >= 0; i--) {
-        sum *s = &t->sums[i];
+    unsigned i = slotOf(kind, key, field);
+    for (; t->slot[i]; i = (i + 1) & (SLOTS - 1)) {
+        sum *s = &t->sums[t->slot[i] - 1];
         if (s->kind == kind && strcmp(s->key, key) == 0 && strcmp(s->field, field) == 0) {
             s->n += n;
             return 0;
         }
     }
     if (t->nsums == SUMS_MAX) return -1;
+    t->slot[i] = t->nsums + 1;
     sum *s = &t->sums[t->nsums++];
     s->kind = kind;
     snprintf(s->key, sizeof(s->key), "%s", key);
@@ -233,6 +247,7 @@ int trackSumsWrite(trackSums *t, long long dropped) {
     for (int i = 0; rc == 0 && i < t->nsums; i++) rc = appendSum(t->store, &t->sums[i]);
     for (int i = 0; rc == 0 && i < t->nhll; i++) rc = appendHashes(t->store, &t->hll[i]);
     t->nsums = 0;
+    memset(t->slot, 0, sizeof(t->slot));
     t->nhll = 0;
     /* A failure is logged by the store, once per outage, not once a second here. */
     return storeExecWrites(t->store) < 0 ? -1 : rc;
