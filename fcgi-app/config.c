@@ -29,13 +29,9 @@ static const char *lookup(const source *s, const char *name) {
 /* Formats "NAME=value: why" on one line: the value is cut at 80 bytes and its control
  * characters shown as '?', so a bad value cannot forge log lines. */
 static int invalid(const source *s, const char *name, const char *value, const char *why) {
-    char shown[84];
-    size_t n = 0;
-    for (; value[n] && n < 80; n++)
-        shown[n] = ((unsigned char)value[n] < 0x20 || value[n] == 0x7f) ? '?' : value[n];
-    snprintf(shown + n, sizeof(shown) - n, "%s", value[n] ? "..." : "");
-    snprintf(s->err, s->errlen, "%s=%s: %s", name, shown, why);
-    /* why may quote the value again, uncut (fileRead's "path: reason"). */
+    snprintf(s->err, s->errlen, "%s=%.80s%s: %s", name, value, strlen(value) > 80 ? "..." : "", why);
+    /* Control characters of the value, and of why, which may quote it again uncut
+     * (fileRead's "path: reason"), become '?'. */
     for (char *c = s->err; *c; c++)
         if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
     return -1;
