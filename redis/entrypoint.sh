@@ -1,79 +1,79 @@
 #!/bin/sh
 # Start Redis for Khalid Tracker in a container (runs as the unprivileged user "redis").
 #
-# Redis always runs with a password. It comes from, first to last:
-#   1. the Docker secret file $REDIS_PASSWORD_SECRET (default /run/secrets/redis_password), if not empty;
-#   2. the environment variable REDIS_PASSWORD, if not empty;
-#   3. a random password this script generated on an earlier start (kept in $REDIS_AUTH_DIR);
-#   4. a new random password.
-# The password reaches redis-server through a config file on a tmpfs (never argv, never the
-# image) and the workers through $REDIS_AUTH_DIR/password: a small volume that only Redis
-# (read-write) and the workers (read-only, group 10001) mount.
-# Redis itself is reachable only on the internal "back" network; see compose.yml.
+# Redis has three users (redis/acl.sh holds their rules): default, the admin, with every
+# command; khalid, the workers, with only their commands and keys; health, PING only. No
+# user is password-less and no password is part of the image, an argument or the log.
+#
+# The admin password comes from, first to last: the secret /run/secrets/redis_admin_password
+# if not empty; REDIS_PASSWORD if not empty; the one generated on the first start
+# ($AUTH_DIR/admin.generated, readable by redis only). The workers' password: the secret
+# /run/secrets/redis_worker_password if not empty, else the one generated on the first start
+# ($AUTH_DIR/worker.generated). The health password is new on every start.
+#
+# The workers read theirs from $AUTH_DIR/worker.pass: a small volume that only Redis
+# (read-write) and the workers (read-only, group 10001) mount. The admin password is
+# in $RUNTIME/password, on a tmpfs only redis can read (operators: docker compose exec redis
+# sh -c 'REDISCLI_AUTH="$(cat /run/redis/password)" redis-cli'). Redis itself is reachable
+# only on the internal "back" network; see compose.yml.
 set -eu
 
-CONF=${REDIS_CONF:-/etc/khalid-tracker/redis.conf}
-SECRET=${REDIS_PASSWORD_SECRET:-/run/secrets/redis_password}
-AUTH_DIR=${REDIS_AUTH_DIR:-/run/redis-auth}
-AUTH_GID=${REDIS_AUTH_GID:-10001}
-RUNTIME=${REDIS_RUNTIME_DIR:-/run/redis}
+CONF=/etc/khalid-tracker/redis.conf
+ADMIN_SECRET=/run/secrets/redis_admin_password
+WORKER_SECRET=/run/secrets/redis_worker_password
+AUTH_DIR=/run/redis-auth
+AUTH_GID=10001
+RUNTIME=/run/redis
 
 say() { echo "redis-entrypoint: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-pw='' source=''
-if [ -d "$SECRET" ]; then
-    die "the secret $SECRET is a directory: the file named by REDIS_PASSWORD_SECRET_FILE does not exist on the host"
-fi
-if [ -e "$SECRET" ]; then
-    [ -r "$SECRET" ] || die "cannot read the secret $SECRET as uid $(id -u): compose file secrets keep the host file's owner and mode, so make it readable by uid $(id -u) (chown $(id -u) FILE, or chmod 0444 FILE)"
-    pw=$(cat "$SECRET")
-    [ -n "$pw" ] && source="the secret $SECRET"
-fi
-if [ -n "${REDIS_PASSWORD:-}" ]; then
-    if [ -n "$pw" ]; then
-        say "both the secret and REDIS_PASSWORD are set; using the secret"
-    else
-        pw=$REDIS_PASSWORD source=REDIS_PASSWORD
-    fi
-fi
-generated=0
-if [ -z "$pw" ] && [ -f "$AUTH_DIR/.generated" ] && [ -s "$AUTH_DIR/password" ]; then
-    pw=$(cat "$AUTH_DIR/password") source="the password generated on the first start"
-    generated=1
-fi
-if [ -z "$pw" ]; then
-    pw=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-    source="a newly generated random password" generated=1
-fi
-case $pw in
-    *[[:cntrl:]]*) die "the Redis password contains a control character (a line break?); use printable characters only" ;;
-esac
+# given FILE: true when the secret FILE holds a password (a missing or empty one means
+# "none given").
+given() {
+    [ -d "$1" ] && die "the secret $1 is a directory: the file named for it in .env does not exist on the host"
+    [ -e "$1" ] || return 1
+    [ -r "$1" ] || die "cannot read the secret $1 as uid $(id -u): compose file secrets keep the host file's owner and mode, so make it readable by uid $(id -u) (chmod 0444 FILE, in a directory only you can enter)"
+    [ -s "$1" ]
+}
+# copy SOURCE DEST MODE: DEST becomes a copy of SOURCE with MODE, never readable by others
+# on the way.
+copy() {
+    (umask 0077 && cat "$1" >"$2.new")
+    chmod "$3" "$2.new"
+    mv -f "$2.new" "$2"
+}
 
-# The password for the workers, readable by their group only.
-if [ -d "$AUTH_DIR" ] && [ -w "$AUTH_DIR" ]; then
-    tmp="$AUTH_DIR/.password.$$"
-    (umask 0277 && printf '%s' "$pw" >"$tmp")
-    chgrp "$AUTH_GID" "$tmp" 2>/dev/null || say "cannot give $AUTH_DIR/password to group $AUTH_GID"
-    chmod 0440 "$tmp"
-    mv -f "$tmp" "$AUTH_DIR/password"
-    if [ "$generated" = 1 ]; then : >"$AUTH_DIR/.generated"; else rm -f "$AUTH_DIR/.generated"; fi
+[ -d "$AUTH_DIR" ] && [ -w "$AUTH_DIR" ] || die "$AUTH_DIR is not a writable directory (the redis-auth volume)"
+# The single password of earlier versions, which the workers could read: never used again.
+rm -f "$AUTH_DIR/password" "$AUTH_DIR/.generated"
+
+if given "$ADMIN_SECRET"; then
+    copy "$ADMIN_SECRET" "$RUNTIME/password" 0400
+    admin_from="the secret $ADMIN_SECRET"
+elif [ -n "${REDIS_PASSWORD:-}" ]; then
+    (umask 0277 && printf '%s\n' "$REDIS_PASSWORD" >"$RUNTIME/password.new") && mv -f "$RUNTIME/password.new" "$RUNTIME/password"
+    admin_from=REDIS_PASSWORD
 else
-    say "warning: $AUTH_DIR is not a writable directory; workers cannot read the password from it"
+    redis-password 0400 "$AUTH_DIR/admin.generated"
+    copy "$AUTH_DIR/admin.generated" "$RUNTIME/password" 0400
+    admin_from="generated on the first start"
 fi
+unset REDIS_PASSWORD
 
-# redis-server reads the password from a config file that includes the shared one.
-if ! { [ -d "$RUNTIME" ] && [ -w "$RUNTIME" ]; }; then
-    RUNTIME=$(mktemp -d)
+worker_source=$AUTH_DIR/worker.generated worker_from="generated on the first start"
+if given "$WORKER_SECRET"; then
+    worker_source=$WORKER_SECRET worker_from="the secret $WORKER_SECRET"
+else
+    redis-password 0400 "$worker_source"
 fi
-esc=$(printf '%s' "$pw" | sed 's/[\\"]/\\&/g')
-(
-    umask 0077
-    printf '%s' "$pw" >"$RUNTIME/password"
-    printf 'include %s\nrequirepass "%s"\n' "$CONF" "$esc" >"$RUNTIME/redis.conf"
-)
-unset pw esc REDIS_PASSWORD
-say "password from $source"
+copy "$worker_source" "$AUTH_DIR/worker.pass" 0440
+chgrp "$AUTH_GID" "$AUTH_DIR/worker.pass" || die "cannot give $AUTH_DIR/worker.pass to the workers' group $AUTH_GID"
+
+rm -f "$RUNTIME/health.pass"
+redis-password 0400 "$RUNTIME/health.pass"
+(umask 0077 && redis-acl "$RUNTIME/password" "$AUTH_DIR/worker.pass" "$RUNTIME/health.pass" >"$RUNTIME/users.acl")
+say "admin password: $admin_from; workers' password: $worker_from"
 
 # Container overrides of the shared redis.conf; extra arguments (compose "command:") go last.
-exec redis-server "$RUNTIME/redis.conf" --dir /data --bind 0.0.0.0 --port 6379 "$@"
+exec redis-server "$CONF" --aclfile "$RUNTIME/users.acl" --dir /data --bind 0.0.0.0 --port 6379 "$@"

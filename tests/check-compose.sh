@@ -4,7 +4,9 @@
 # make check-compose: the Docker Compose deployment, tested on a real Docker engine.
 #
 # Builds the three images, starts the stack with 3 workers on a free loopback port under a
-# unique project name, and checks: every page; requests reach all 3 workers and `visits`
+# unique project name, and checks: every page; Redis's users (no credentials: NOAUTH; the
+# workers' user khalid: NOPERM for FLUSHALL, CONFIG, KEYS, SHUTDOWN; health: PING only), and
+# later the passwords rotated to secret files; requests reach all 3 workers and `visits`
 # rises by exactly the number of /count requests; scaling to 5 and back to 2 under load
 # fails no request and nginx uses the new set within 10 s without restarting; a worker
 # killed under load does not stop / from answering; the count survives `restart redis`,
@@ -27,7 +29,7 @@ ROOT=$PWD
 # The classic builder uses the local base image; BuildKit may try to resolve FROM remotely.
 export DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0
 # Settings a developer may have exported must not leak into the test stack.
-unset COMPOSE_FILE COMPOSE_PROJECT_NAME HTTP_PORT REDIS_PASSWORD REDIS_PASSWORD_SECRET_FILE \
+unset COMPOSE_FILE COMPOSE_PROJECT_NAME HTTP_PORT REDIS_PASSWORD REDIS_ADMIN_PASSWORD_FILE REDIS_WORKER_PASSWORD_FILE \
       APP_NAME FCGI_THREADS REDIS_TIMEOUT_MS SHOW_SERVED_BY GITHUB_URL LINKEDIN_URL \
       NGINX_WORKER_PROCESSES FASTCGI_KEEPALIVE
 
@@ -369,7 +371,54 @@ check "workers run as uid 10001, nginx as www-data, Redis as redis" users_ok
 # getent exits 2 for a name it cannot find; fcgi-app resolving shows DNS works there.
 redis_unknown_to_nginx() { in_container 0 "$NGINX" getent hosts fcgi-app && in_container 2 "$NGINX" getent hosts redis; }
 checkw "Redis is not reachable from nginx (back network only: getent finds fcgi-app, not redis)" redis_unknown_to_nginx
-check "Redis refuses commands without the password" 'docker exec "$REDIS" redis-cli ping 2>&1 | grep -q NOAUTH'
+
+# Redis's users (redis/acl.sh), asked with redis-cli inside the Redis container, where the
+# passwords are: they never reach this script, an argument or the output.
+declare -A REDIS_PW=([default]=/run/redis/password [khalid]=/run/redis-auth/worker.pass [health]=/run/redis/health.pass)
+# redis_as USER COMMAND...: the command as USER (none: no credentials); Redis's answer in
+# ANSWER. Fails, with WHY, when redis-cli could not be run or could not reach Redis, so
+# that a refusal is never mistaken for a command that did not run.
+ANSWER=
+redis_as() {
+    local user=$1 rc=0; shift
+    if [ "$user" = none ]; then
+        docker exec "$(cid1 redis)" redis-cli "$@" >"$TMP/redis.out" 2>"$TMP/redis.err" || rc=$?
+    else
+        docker exec "$(cid1 redis)" sh -c 'f=$1 u=$2; shift 2; REDISCLI_AUTH=$(cat "$f") exec redis-cli --user "$u" "$@"' \
+            sh "${REDIS_PW[$user]}" "$user" "$@" >"$TMP/redis.out" 2>"$TMP/redis.err" || rc=$?
+    fi
+    ANSWER=$(tr -d '\r' <"$TMP/redis.out" | grep -v '^$')
+    [ "$rc" = 0 ] && return 0
+    if [ "$rc" -ge 125 ]; then WHY="could not run redis-cli in the Redis container (docker exec: $rc, $(head -c 200 "$TMP/redis.err" | tr '\n' ' '))"
+    else WHY="redis-cli $* as $user could not ask Redis (exit status $rc: $(head -c 200 "$TMP/redis.err" | tr '\n' ' '))"; fi
+    return 1
+}
+# answers WANT USER COMMAND...: Redis answered the command as USER with WANT first.
+answers() {
+    local want=$1 user=$2; shift 2
+    redis_as "$user" "$@" || return 1
+    [[ $ANSWER == "$want"* ]] && return 0
+    WHY="'$*' as $user answered: ${ANSWER:0:150}"
+    return 1
+}
+refused_anonymous() { answers NOAUTH none ping && answers NOAUTH none get visits && answers WRONGPASS none auth default not-the-password; }
+checkw "Redis: no credentials get NOAUTH, a wrong admin password WRONGPASS" refused_anonymous
+khalid_limited() {
+    # The workers' password is right, so each NOPERM below is the ACL's.
+    redis_as khalid get visits || return 1
+    is_count "$ANSWER" || { WHY="GET visits as khalid answered: ${ANSWER:0:150}"; return 1; }
+    answers NOPERM khalid flushall && answers NOPERM khalid config get maxmemory && answers NOPERM khalid keys '*' &&
+        answers NOPERM khalid set elsewhere 1 && answers NOPERM khalid shutdown nosave &&
+        # DEBUG is off for everyone (enable-debug-command no), checked before the ACL: the
+        # ACL's own verdict is ACL DRYRUN's.
+        answers "This user has no permissions to run the 'debug' command" default acl dryrun khalid debug object visits
+}
+checkw "Redis: the workers' user khalid may GET visits; FLUSHALL, CONFIG, KEYS, other keys, SHUTDOWN get NOPERM; the ACL refuses it DEBUG" khalid_limited
+health_ping_only() { answers PONG health ping && answers NOPERM health get visits && answers NOPERM health info; }
+checkw "Redis: the healthcheck's user health may PING and nothing else" health_ping_only
+# The generated admin password lives in the volume the workers mount, readable by redis only.
+admin_hidden() { in_container 1 "$(cid1 fcgi-app)" cat /run/redis-auth/admin.generated; }
+checkw "the workers cannot read the admin password" admin_hidden
 no_password_in_images() {
     local imgs env
     imgs=$(docker inspect -f '{{.Image}}' "$REDIS" "$(cid1 fcgi-app)" 2>"$TMP/inspect.err") &&
@@ -542,10 +591,33 @@ check "count kept across 'restart redis' ($c0 -> $c1)" '[ -n "$c0" ] && [ "$c1" 
 
 dc down -t 10 >"$TMP/down1.log" 2>&1
 check "'down' without -v keeps the data volume" 'docker volume inspect "${PROJECT}_redis-data" >/dev/null 2>&1'
+# Up again with the passwords as secret files (as README says to make them): a rotation
+# away from the generated ones.
+mkdir -m 0700 "$TMP/secrets"
+"$ROOT/redis/password.sh" 0444 "$TMP/secrets/redis-admin.pass" "$TMP/secrets/redis-worker.pass"
+printf 'REDIS_ADMIN_PASSWORD_FILE=%s\nREDIS_WORKER_PASSWORD_FILE=%s\n' "$TMP/secrets/redis-admin.pass" "$TMP/secrets/redis-worker.pass" >>"$ENVF"
 dc up -d --scale fcgi-app=2 >"$TMP/up2.log" 2>&1
 wait_until 90 site_up
 count_now; c2=$COUNT; retried
-check "count kept across 'down' and 'up' ($c1 -> $c2)" '[ -n "$c1" ] && [ "$c2" = $((c1 + 1)) ]'
+check "count kept across 'down' and 'up' with new passwords from secret files ($c1 -> $c2)" '[ -n "$c1" ] && [ "$c2" = $((c1 + 1)) ]'
+# accepts USER FILE: Redis takes the password in FILE (on this host) for USER; sent on
+# redis-cli's stdin, so that it is no argument of any process.
+accepts() {
+    local out rc=0
+    out=$(printf 'AUTH %s %s\nPING\n' "$1" "$(head -n 1 "$2")" | docker exec -i "$(cid1 redis)" redis-cli 2>"$TMP/redis.err") || rc=$?
+    out=$(tr -d '\r' <<<"$out" | grep -v '^$' | tr '\n' ' ')
+    WHY="AUTH $1 <${2##*/}>: exit status $rc, answered: $out $(head -c 200 "$TMP/redis.err")"
+    [ "$rc" = 0 ] && [ "$out" = "OK PONG " ]
+}
+# The generated admin password is still in the volume, unused: Redis must refuse it now.
+generated_refused() {
+    docker exec "$(cid1 redis)" sh -c 'printf "AUTH default %s\nPING\n" "$(cat /run/redis-auth/admin.generated)" | redis-cli' \
+        >"$TMP/redis.out" 2>&1
+    WHY="the generated admin password after the rotation: $(tr -d '\r' <"$TMP/redis.out" | grep -v '^$' | tr '\n' ' ')"
+    grep -q '^WRONGPASS' "$TMP/redis.out"
+}
+secrets_used() { accepts default "$TMP/secrets/redis-admin.pass" && accepts khalid "$TMP/secrets/redis-worker.pass" && generated_refused; }
+checkw "the secret files' passwords are the admin's and the workers' (the workers count with theirs); the generated admin password is refused" secrets_used
 
 # redis_image: the ID of the image compose tags for the redis service (proj_redis or proj-redis).
 redis_image() {
