@@ -52,6 +52,8 @@ if given "$ADMIN_SECRET"; then
     copy "$ADMIN_SECRET" "$RUNTIME/password" 0400
     admin_from="the secret $ADMIN_SECRET"
 elif [ -n "${REDIS_PASSWORD:-}" ]; then
+    # A password file holds one line (the worker and redis/acl.sh read the first only).
+    case $REDIS_PASSWORD in *[[:cntrl:]]*) die "REDIS_PASSWORD contains a control character (a line break?)" ;; esac
     (umask 0277 && printf '%s\n' "$REDIS_PASSWORD" >"$RUNTIME/password.new") && mv -f "$RUNTIME/password.new" "$RUNTIME/password"
     admin_from=REDIS_PASSWORD
 else
