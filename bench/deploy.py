@@ -91,6 +91,8 @@ class Compose:
         self.envf = os.path.join(self.tmp, "bench.env")
         with open(self.envf, "w") as f:
             f.write("HTTP_PORT=127.0.0.1:%d\n" % self.port)
+            # compose.yml publishes the HTTPS port too: on loopback, not on 5443 everywhere.
+            f.write("HTTPS_PORT=127.0.0.1:%d\n" % free_port())
             for k, v in env.items():
                 f.write("%s=%s\n" % (k, v))
         # The classic builder uses the local base image; BuildKit may try to resolve FROM
@@ -98,7 +100,8 @@ class Compose:
         self.env = {k: v for k, v in os.environ.items() if k not in (
             "COMPOSE_FILE", "COMPOSE_PROJECT_NAME", "HTTP_PORT", "REDIS_PASSWORD", "REDIS_PASSWORD_SECRET_FILE",
             "APP_NAME", "FCGI_THREADS", "REDIS_TIMEOUT_MS", "SHOW_SERVED_BY", "GITHUB_URL", "LINKEDIN_URL",
-            "NGINX_WORKER_PROCESSES", "FASTCGI_KEEPALIVE")}
+            "NGINX_WORKER_PROCESSES", "FASTCGI_KEEPALIVE", "TLS", "TLS_CERT", "TLS_KEY", "TLS_CHAIN",
+            "HTTPS_PORT", "HSTS_MAX_AGE", "SERVER_NAME")}
         self.env.update(DOCKER_BUILDKIT="0", COMPOSE_DOCKER_CLI_BUILD="0")
         self.v1 = self.compose("version", "--short", check=False).startswith("1.")
         self.dangling_before = dangling_images()

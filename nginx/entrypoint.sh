@@ -13,6 +13,11 @@
 #                           "off": none)
 #   UPSTREAM_SERVICE, UPSTREAM_PORT, UPSTREAM_INTERVAL: see watch-upstream.sh
 #   TRUSTED_PROXIES, STATS_PASSWORD, STATS_PASSWORD_FILE: see render-conf.sh
+#   HTTPS (render-conf.sh): the Docker secrets tls_cert, tls_key and tls_chain, when not
+#   empty (or TLS_CERT, TLS_KEY, TLS_CHAIN naming files), or TLS=self-signed (CA and
+#   certificate for SERVER_NAME kept in NGINX_TLS_DIR, a volume), served on
+#   NGINX_HTTPS_LISTEN (default 8443); HTTPS_PUBLIC_PORT (default 5443, an address before
+#   it allowed) is the host's port, where plain HTTP redirects; HSTS_MAX_AGE
 set -euo pipefail
 
 LIB=/usr/local/lib/khalid-tracker/nginx
@@ -39,6 +44,17 @@ fi
 if ! [[ $NGINX_LISTEN =~ ^[0-9]{1,5}$ ]]; then
     say "NGINX_LISTEN=$NGINX_LISTEN: expected a port number"; exit 2
 fi
+
+# Compose mounts each TLS secret, an empty file when it is not configured.
+for v in TLS_CERT TLS_KEY TLS_CHAIN; do
+    secret=/run/secrets/$(tr 'A-Z' 'a-z' <<<"$v")
+    [ -z "${!v:-}" ] && [ -s "$secret" ] && export "$v=$secret"
+done
+export NGINX_HTTPS_LISTEN=${NGINX_HTTPS_LISTEN:-8443}
+# compose publishes "${HTTPS_PORT}:8443", and HTTPS_PORT may carry a host address.
+export NGINX_HTTPS_PUBLIC_PORT=${HTTPS_PUBLIC_PORT:-5443}
+NGINX_HTTPS_PUBLIC_PORT=${NGINX_HTTPS_PUBLIC_PORT##*:}
+export NGINX_TLS_DIR=${NGINX_TLS_DIR:-/var/lib/khalid-tracker/tls}
 
 # FastCGI keep-alive pins a worker thread to every idle pooled connection (libfcgi reads the
 # next request from it): keepalive.sh derives the pool size from the workers' FCGI_THREADS

@@ -10,7 +10,10 @@
 # rises by exactly the number of /count requests; scaling to 5 and back to 2 under load
 # fails no request and nginx uses the new set within 10 s without restarting; a worker
 # killed under load does not stop / from answering; the count survives `restart redis`,
-# `down` + `up`, and a rebuild of the Redis image. Then it removes everything it made
+# `down` + `up`, and a rebuild of the Redis image; then HTTPS with TLS=self-signed (every
+# page over HTTP/1.1 and HTTP/2 with the CA copied out of the volume, the redirect, HSTS,
+# TLS 1.1 refused, exact counting, the CA kept across a recreate, a wrong or missing key
+# stopping the container). Then it removes everything it made
 # (containers, networks, volumes, the images it built, and the base image when this run
 # made it) - also when a check fails.
 #
@@ -31,7 +34,8 @@ export DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0
 # Settings a developer may have exported must not leak into the test stack.
 unset COMPOSE_FILE COMPOSE_PROJECT_NAME HTTP_PORT REDIS_PASSWORD REDIS_ADMIN_PASSWORD_FILE REDIS_WORKER_PASSWORD_FILE \
       APP_NAME FCGI_THREADS REDIS_TIMEOUT_MS SHOW_SERVED_BY GITHUB_URL LINKEDIN_URL \
-      NGINX_WORKER_PROCESSES FASTCGI_KEEPALIVE
+      NGINX_WORKER_PROCESSES FASTCGI_KEEPALIVE TLS TLS_CERT TLS_KEY TLS_CHAIN HTTPS_PORT HSTS_MAX_AGE \
+      SERVER_NAME
 
 PROJECT=ktcheck$$$RANDOM
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kt-compose.XXXXXX")
@@ -299,9 +303,11 @@ if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
     fi
 fi
 PORT=$(free_port) || { bad "a free host port"; exit 1; }
-URL=http://127.0.0.1:$PORT
-# Published on loopback only: HTTP_PORT may carry the address.
-printf 'HTTP_PORT=127.0.0.1:%s\n' "$PORT" >"$ENVF"
+TLS_PORT=$PORT
+while [ "$TLS_PORT" = "$PORT" ]; do TLS_PORT=$(free_port) || { bad "a second free host port"; exit 1; }; done
+URL=http://127.0.0.1:$PORT TLS_URL=https://127.0.0.1:$TLS_PORT
+# Published on loopback only: HTTP_PORT and HTTPS_PORT may carry the address.
+printf 'HTTP_PORT=127.0.0.1:%s\nHTTPS_PORT=127.0.0.1:%s\n' "$PORT" "$TLS_PORT" >"$ENVF"
 
 t=$(now)
 # docker-compose 1.x builds one image after the other unless told otherwise, and keeps the
@@ -685,7 +691,117 @@ count_now; c_after=$COUNT; retried
 check "the restored count goes on across 'restart redis' (from the rebuilt AOF: $c_restored -> $c_after)" \
     '[ -n "$cb" ] && [ "$c_after" = $((cb + 2)) ]'
 
-# ---------------------------------------------------------------- 9. teardown
+# ---------------------------------------------------------------- 9. HTTPS (TLS=self-signed)
+# Until now no TLS setting: the HTTPS port is published, but nothing in nginx speaks TLS.
+no_tls_yet() { ! curl -sk --max-time 5 -o /dev/null "$TLS_URL/health" 2>/dev/null; }
+check "without a TLS setting nothing answers HTTPS on the published port ${TLS_PORT}" no_tls_yet
+printf 'TLS=self-signed\n' >>"$ENVF"
+t=$(now)
+nginx_up_tls() { [ "$(curl -s -o /dev/null --max-time 3 --cacert "$TMP/ca.crt" -w '%{http_code}' "$TLS_URL/health")" = 200 ]; }
+ca_from_volume() { docker cp "$(cid1 nginx):/var/lib/khalid-tracker/tls/ca.crt" "$1" >/dev/null 2>&1; }
+# tls_up [compose up args]: nginx (re)created with the settings in $ENVF, its CA copied out
+# of the volume to $TMP/ca.crt, and HTTPS answering with a certificate that CA verifies.
+tls_up() {
+    WHY=
+    dc up -d --no-deps "$@" nginx >>"$TMP/tls-up.log" 2>&1 && wait_until 60 site_up &&
+        wait_until 30 ca_from_volume "$TMP/ca.crt" && wait_until 30 nginx_up_tls && return 0
+    WHY=$(tail -n 5 "$TMP/tls-up.log" | tr '\n' ' ')
+    return 1
+}
+checkw "TLS=self-signed: nginx recreated with a private CA and certificate in the tls volume, HTTPS verifies with that CA" tls_up
+log "nginx with HTTPS up in $(elapsed "$t" "$(now)") s"
+NGINX=$(cid1 nginx)
+nginx_healthy() { [ "$(health_of "$(cid1 nginx)")" = healthy ]; }
+check "nginx healthy with HTTPS on (the healthcheck asks /health over plain HTTP)" 'wait_until 60 nginx_healthy'
+
+# tls_fetch VERSION PATH: like fetch, over HTTPS with the CA from the volume; VERSION is
+# curl's option (--http1.1, --http2). Sets CODE, VERSION, BODY, HDRS.
+tls_fetch() {
+    local out
+    out=$(curl -sS --max-time 10 --cacert "$TMP/ca.crt" "$1" -o "$BODY" -D "$HDRS" -w '%{http_code} %{http_version}' \
+          "$TLS_URL$2" 2>"$TMP/curl.err") || out="000 none"
+    read -r CODE VERSION <<<"$out"
+    tr -d '\r' <"$HDRS" >"$HDRS.n" && mv "$HDRS.n" "$HDRS"
+}
+https_pages() {
+    local v path want bad=""
+    for v in --http1.1 --http2; do
+        for path in /:200 /count:200 /about:200 /stats:200 /health:200 /static/style.css:200 /no-such-page:404; do
+            want=${path##*:} path=${path%:*}
+            tls_fetch "$v" "$path"
+            [ "$CODE" = "$want" ] && [ "$VERSION" = "${v#--http}" ] && [ "$(header Strict-Transport-Security)" = "max-age=31536000" ] &&
+                [ -n "$(header Content-Security-Policy)" ] && [ "$(header X-Content-Type-Options)" = nosniff ] ||
+                bad="$bad $v $path: $CODE HTTP/$VERSION hsts '$(header Strict-Transport-Security)';"
+        done
+    done
+    WHY=$bad
+    [ -z "$bad" ]
+}
+checkw "every page over HTTPS, HTTP/1.1 and HTTP/2 (curl --cacert), with HSTS and the security headers" https_pages
+redirects() {
+    fetch "/count?a=1&b=%20x"
+    WHY="HTTP /count?a=1&b=%20x: $CODE, Location '$(header Location)', HSTS '$(header Strict-Transport-Security)'"
+    [ "$CODE" = 308 ] && [ "$(header Location)" = "https://127.0.0.1:$TLS_PORT/count?a=1&b=%20x" ] &&
+        [ -z "$(header Strict-Transport-Security)" ] && [ -n "$(header Content-Security-Policy)" ]
+}
+checkw "plain HTTP answers 308 to the published HTTPS port, path and query kept, no HSTS" redirects
+fetch /health
+check "plain HTTP /health still answers 200 (probes), without HSTS" '[ "$CODE" = 200 ] && [ -z "$(header Strict-Transport-Security)" ]'
+# SECLEVEL=0: this client's OpenSSL would not offer TLS 1.1 otherwise; the refusal must be
+# the server's alert.
+old_tls_refused() {
+    timeout 10 openssl s_client -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' -connect "127.0.0.1:$TLS_PORT" </dev/null >"$TMP/s_client" 2>&1
+    WHY="openssl s_client -tls1_1: $(grep -m 1 -iE 'alert|error|Protocol  :' "$TMP/s_client")"
+    grep -q 'alert protocol version' "$TMP/s_client"
+}
+checkw "TLS 1.1 refused with a protocol version alert" old_tls_refused
+tls12_spoken() {
+    timeout 10 openssl s_client -tls1_2 -CAfile "$TMP/ca.crt" -verify_return_error -verify_hostname localhost \
+        -connect "127.0.0.1:$TLS_PORT" </dev/null >"$TMP/s_client" 2>&1 && grep -q 'Protocol  : TLSv1.2' "$TMP/s_client"
+}
+check "TLS 1.2 spoken, the certificate verifying for localhost" tls12_spoken
+tls_count() { # N CURL-ARGS...: N /count over HTTPS; prints the status codes and HTTP versions
+    local n=$1; shift
+    curl -s --max-time 30 --cacert "$TMP/ca.crt" -o /dev/null -w '%{http_code} %{http_version}\n' "$@" "$TLS_URL/count?t=[1-$n]" 2>/dev/null
+}
+before=$(visits)
+h1=$(tls_count 100 --http1.1 | sort | uniq -c | tr -s ' ')
+h2=$(tls_count 100 --http2 --parallel --parallel-max 20 | sort | uniq -c | tr -s ' ')
+after=$(visits)
+check "visits rose by exactly 200 after 100 HTTPS/1.1 keep-alive and 100 multiplexed HTTP/2 /count ($before -> $after)" \
+    'is_count "$before" && is_count "$after" && [ $((after - before)) = 200 ] && [ "$h1" = " 100 200 1.1" ] && [ "$h2" = " 100 200 2" ]'
+cp "$TMP/ca.crt" "$TMP/ca.first"
+same_ca() {
+    tls_up --force-recreate || return 1
+    WHY="the CA in the volume changed"
+    cmp -s "$TMP/ca.first" "$TMP/ca.crt"
+}
+checkw "a recreated nginx container keeps the CA from the volume, and HTTPS verifies with it" same_ca
+
+# A wrong or missing key stops the container before nginx serves: the image as compose
+# runs it, with the files as the secrets would be.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/site.key" -out "$TMP/site.crt" \
+    -days 2 -subj /CN=localhost >/dev/null 2>&1
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$TMP/other.key" >/dev/null 2>&1
+chmod 0644 "$TMP/site.key" "$TMP/other.key"
+nginx_image=$(docker inspect -f '{{.Image}}' "$(cid1 nginx)")
+# refuses WHAT REGEX DOCKER-RUN-ARGS...: the container exits non-zero within 60 s, a line of
+# its output matching REGEX.
+refuses() {
+    local what=$1 re=$2 rc=0; shift 2
+    timeout 60 docker run --rm --network none --read-only --tmpfs /run/nginx:uid=33,gid=33 "$@" "$nginx_image" \
+        >"$TMP/refused.log" 2>&1 || rc=$?
+    WHY="$what: exit status $rc; $(grep -v '^+' "$TMP/refused.log" | tail -n 2 | tr '\n' ' ')"
+    [ "$rc" != 0 ] && [ "$rc" -lt 124 ] && grep -qE "$re" "$TMP/refused.log"
+}
+checkw "the tls_key secret holding another certificate's key stops the container, naming the file" \
+    refuses "wrong key" 'TLS_KEY=/run/secrets/tls_key is not the key' \
+    -v "$TMP/site.crt:/run/secrets/tls_cert:ro" -v "$TMP/other.key:/run/secrets/tls_key:ro"
+checkw "a missing key file stops the container, naming the file" \
+    refuses "missing key" 'TLS_KEY=/run/secrets/tls_key: no such file' \
+    -v "$TMP/site.crt:/run/secrets/tls_cert:ro" -e TLS_KEY=/run/secrets/tls_key
+
+# ---------------------------------------------------------------- 10. teardown
 teardown
 left=$( { docker ps -aq --filter "label=com.docker.compose.project=$PROJECT"
           docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT"
