@@ -3,7 +3,7 @@
 # As root on Debian/Ubuntu it installs what is missing; otherwise it prints the one
 # apt-get command to run and fails, so a fresh machine needs a single command either way.
 set -eu
-packages="gcc make pkg-config libc6-dev libfcgi-dev libhiredis-dev check spawn-fcgi nginx redis-server redis-tools curl python3 procps valgrind libxml2-utils prometheus prometheus-nginx-exporter prometheus-redis-exporter prometheus-node-exporter python3-yaml"
+packages="gcc make pkg-config libc6-dev libfcgi-dev libhiredis-dev check spawn-fcgi nginx redis-server redis-tools curl openssl python3 procps valgrind libxml2-utils prometheus prometheus-nginx-exporter prometheus-redis-exporter prometheus-node-exporter python3-yaml"
 [ $# -gt 0 ] && packages="$packages $*"
 
 missing=""
