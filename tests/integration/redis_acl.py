@@ -68,7 +68,8 @@ def t_worker_as_khalid(ctx):
                     pid, env.get(b"REDIS_USERNAME"), b"REDIS_PASSWORD" in env, env.get(b"REDIS_PASSWORD_FILE")))
     browser = {"User-Agent": BROWSER, "Referer": "https://news.example/item"}
     pages = ["/", "/about", "/count", "/count", "/count", "/stats"]
-    for path in pages + ["/api/stats", "/api/stats?period=30d", "/api/export.csv", "/badge.svg", "/health"]:
+    # /metrics: every worker's snapshot, read back with SCAN and MGET.
+    for path in pages + ["/api/stats", "/api/stats?period=30d", "/api/export.csv", "/badge.svg", "/health", "/metrics"]:
         r = http_get(st.port, path, headers=browser)
         e.check(r.status == 200, "%s answered %s" % (path, r.status))
     deadline = time.monotonic() + TRACKER_FLUSH
