@@ -160,9 +160,12 @@ nginx -e stderr -p "$state/nginx" -c "$conf" &
 nginx_pid=$!
 
 # /health answers over plain HTTP with HTTPS on too; -k: HTTPS is probed for an answer,
-# whoever the certificate names.
+# whoever the certificate names. nginx writes its pid file once it holds its ports: until
+# then an answer could come from another server already on the port (ours would then fail
+# to bind and exit).
 healthy=0
 for _ in $(seq 100); do
+    [ "$(cat "$run/nginx.pid" 2>/dev/null)" = "$nginx_pid" ] &&
     curl -fsS -o /dev/null "http://127.0.0.1:$PORT/health" 2>/dev/null &&
         { [ -z "$https" ] || curl -fsSk -o /dev/null "https://127.0.0.1:$HTTPS_PORT/health" 2>/dev/null; } &&
         { healthy=1; break; }
