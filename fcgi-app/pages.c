@@ -6,19 +6,20 @@
 #include "format.h"
 #include "keys.h"
 
-#define RETRY_AFTER_S 5
-
 static const char htmlType[] = "text/html; charset=utf-8";
 
-/* Every error page the site shows, by status. */
+/* Every error page the site shows, by status: when to try again (Retry-After; 0: no
+ * header), and whether the requested path is shown (a 429 is answered at /_limited). */
 static const struct {
-    int status;
+    int status, retryAfter, showPath;
     const char *heading, *message;
 } errors[] = {
-    {400, "Bad request", "This address asks for something the page cannot show."},
-    {404, "Page not found", "There is nothing at this address."},
-    {405, "Method not allowed", "This page answers GET and HEAD requests only."},
-    {503, "The counter is taking a break",
+    {400, 0, 1, "Bad request", "This address asks for something the page cannot show."},
+    {404, 0, 1, "Page not found", "There is nothing at this address."},
+    {405, 0, 1, "Method not allowed", "This page answers GET and HEAD requests only."},
+    {429, 2, 0, "Slow down a little",
+     "You have asked for pages faster than this site answers one visitor. Please wait a moment."},
+    {503, 5, 1, "The counter is taking a break",
      "We can't reach the visit counter right now, so we couldn't confirm your visit. "
      "Please try again in a moment."},
 };
@@ -33,7 +34,7 @@ void pageError(pageCtx *c, int status, const char *message) {
     size_t i = 0;
     while (i + 1 < sizeof(errors) / sizeof(errors[0]) && errors[i].status != status) i++;
     response *res = c->res;
-    res->retryAfter = status == 503 ? RETRY_AFTER_S : 0;
+    res->retryAfter = errors[i].retryAfter;
     res->cacheControl = "no-store";
     char code[8], retry[8];
     snprintf(code, sizeof(code), "%d", status);
@@ -43,7 +44,7 @@ void pageError(pageCtx *c, int status, const char *message) {
     v[V_STATUS] = code;
     v[V_HEADING] = errors[i].heading;
     v[V_MESSAGE] = message ? message : errors[i].message;
-    v[V_PATH] = c->req->path;
+    v[V_PATH] = errors[i].showPath ? c->req->path : NULL;
     v[V_RETRY_AFTER] = res->retryAfter ? retry : NULL;
     render(c, T_ERROR, v, status);
 }
@@ -56,6 +57,7 @@ static void fixedPage(pageCtx *c, viewTemplate t) {
 }
 
 void pageHome(pageCtx *c) { fixedPage(c, T_INDEX); }
+void pageLimited(pageCtx *c) { pageError(c, 429, NULL); }
 void pageAbout(pageCtx *c) { fixedPage(c, T_ABOUT); }
 
 void pageCount(pageCtx *c) {

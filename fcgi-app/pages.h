@@ -27,10 +27,13 @@ void pageHome(pageCtx *c);
 void pageCount(pageCtx *c);
 void pageAbout(pageCtx *c);
 void pageHealth(pageCtx *c);
+/* The 429 page nginx shows, through an internal redirect to /_limited, to a client over
+ * its rate limit. */
+void pageLimited(pageCtx *c);
 
-/* Answers status (400, 404, 405 or 503) with the site's error page: its heading, and
- * message or else the status's own message, the requested path, Retry-After for 503,
- * and no caching. */
+/* Answers status (400, 404, 405, 429 or 503) with the site's error page: its heading,
+ * and message or else the status's own message, the requested path, Retry-After for 429
+ * and 503, and no caching. */
 void pageError(pageCtx *c, int status, const char *message);
 
 /* The pages of what the tracker recorded (trackpages.c). */

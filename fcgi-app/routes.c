@@ -17,6 +17,7 @@ static const route routes[] = {
     {"/api/export.csv", GET_HEAD, pageExportCsv, 0},
     {"/badge.svg",      GET_HEAD, pageBadge,     ROUTE_CACHEABLE},
     {"/metrics",        GET_HEAD, pageMetrics,   0},
+    {"/_limited",       GET_HEAD, pageLimited,   0},
 };
 
 #define NROUTES ((int)(sizeof(routes) / sizeof(routes[0])))

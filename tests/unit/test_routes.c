@@ -114,6 +114,21 @@ START_TEST(count_without_redis_is_503_with_retry_after) {
 }
 END_TEST
 
+START_TEST(limited_is_the_429_page_with_retry_after) {
+    response res;
+    answer("GET", "/_limited", &res);
+    ck_assert_int_eq(res.status, 429);
+    ck_assert_int_eq(res.retryAfter, 2);
+    ck_assert_str_eq(res.cacheControl, "no-store");
+    ck_assert(bodyHas(&res, "Slow down a little"));
+    /* nginx redirected here: the path would be /_limited, not what was asked for. */
+    ck_assert(!bodyHas(&res, "/_limited"));
+    /* Counted nowhere: it asks nothing of Redis. */
+    ck_assert_int_eq(deadStore->err, 0);
+    responseFree(&res);
+}
+END_TEST
+
 START_TEST(health_without_redis_is_503_json) {
     response res;
     answer("GET", "/health", &res);
@@ -144,6 +159,7 @@ Suite *routesSuite(void) {
     tcase_add_test(tc, unknown_path_is_the_404_page_with_the_path_escaped);
     tcase_add_test(tc, wrong_method_is_405_with_allow_and_touches_nothing);
     tcase_add_test(tc, count_without_redis_is_503_with_retry_after);
+    tcase_add_test(tc, limited_is_the_429_page_with_retry_after);
     tcase_add_test(tc, health_without_redis_is_503_json);
     tcase_add_test(tc, quotes_vary_and_come_from_the_file);
     suite_add_tcase(s, tc);
