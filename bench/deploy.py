@@ -93,6 +93,8 @@ class Compose:
             f.write("HTTP_PORT=127.0.0.1:%d\n" % self.port)
             # compose.yml publishes the HTTPS port too: on loopback, not on 5443 everywhere.
             f.write("HTTPS_PORT=127.0.0.1:%d\n" % free_port())
+            # wrk is one client: nginx's rate limit would measure only itself.
+            f.write("RATE_LIMIT=0\n")
             for k, v in env.items():
                 f.write("%s=%s\n" % (k, v))
         # The classic builder uses the local base image; BuildKit may try to resolve FROM
@@ -101,7 +103,7 @@ class Compose:
             "COMPOSE_FILE", "COMPOSE_PROJECT_NAME", "HTTP_PORT", "REDIS_PASSWORD", "REDIS_PASSWORD_SECRET_FILE",
             "APP_NAME", "FCGI_THREADS", "REDIS_TIMEOUT_MS", "SHOW_SERVED_BY", "GITHUB_URL", "LINKEDIN_URL",
             "NGINX_WORKER_PROCESSES", "FASTCGI_KEEPALIVE", "TLS", "TLS_CERT", "TLS_KEY", "TLS_CHAIN",
-            "HTTPS_PORT", "HSTS_MAX_AGE", "SERVER_NAME")}
+            "HTTPS_PORT", "HSTS_MAX_AGE", "SERVER_NAME", "RATE_LIMIT", "RATE_BURST", "RATE_LIMIT_EXEMPT")}
         self.env.update(DOCKER_BUILDKIT="0", COMPOSE_DOCKER_CLI_BUILD="0")
         self.v1 = self.compose("version", "--short", check=False).startswith("1.")
         self.dangling_before = dangling_images()

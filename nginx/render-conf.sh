@@ -2,7 +2,7 @@
 # Fill the @NAME@ placeholders of nginx.conf.in from the environment and print the result.
 # Used by scripts/stack.sh (native) and nginx/entrypoint.sh (container), so both run one config.
 # Usage: render-conf.sh TEMPLATE  (every NGINX_ variable below must be set; no defaults hide
-# a mistake). Three operator settings are optional:
+# a mistake). These operator settings are optional:
 #   TRUSTED_PROXIES  proxy addresses or networks whose X-Forwarded-For is believed:
 #                    set_real_ip_from lines
 #   STATS_PASSWORD or STATS_PASSWORD_FILE  puts /stats and /api/ behind HTTP basic auth
@@ -10,6 +10,9 @@
 #                    NGINX_STATS_HTPASSWD, which nginx reads
 #   NGINX_STATUS_ALLOW  networks besides 127.0.0.1 that may read /nginx-status (compose's
 #                    monitoring network, where Prometheus's nginx exporter runs)
+#   RATE_LIMIT, RATE_BURST  requests a second per client address on /, /count, /about and
+#                    /stats (default 10; 0: no limit) and how many more at once (default 20)
+#   RATE_LIMIT_EXEMPT  addresses or networks never limited (default none)
 # and HTTPS, off unless one of these is set:
 #   TLS_CERT, TLS_KEY  the certificate (leaf first, then intermediates) and its unencrypted
 #                    key, PEM files; TLS_CHAIN (optional) the issuer's chain, which turns on
@@ -64,6 +67,33 @@ tls_file() {
     [ -e "$f" ] || fail "$1=$f: no such file"
     [ -f "$f" ] && [ -r "$f" ] || fail "$1=$f: cannot read it as $(id -un)"
 }
+# The rate limit: the lines of nginx.conf.in marked @IF_RATE@, kept with RATE_LIMIT > 0.
+rate_number() {  # rate_number NAME DEFAULT: $NAME as a plain decimal of at most 6 digits
+    eval "v=\${$1:-$2}"
+    case $v in *[!0-9]*|'') fail "$1=$v: expected a whole number" ;; esac
+    v=$(printf '%s' "$v" | sed 's/^0*\(.\)/\1/')
+    [ ${#v} -le 6 ] || fail "$1=$v: too large"
+    echo "$v"
+}
+rate=$(rate_number RATE_LIMIT 10) || exit 2
+rate_burst=$(rate_number RATE_BURST 20) || exit 2
+rate_exempt=""
+for net in $(printf '%s' "${RATE_LIMIT_EXEMPT:-}" | tr ',' ' '); do
+    case $net in *[!0-9a-fA-F.:/]*|'') fail "RATE_LIMIT_EXEMPT: '$net' is not an address or network" ;; esac
+    rate_exempt="${rate_exempt}$net 1; "
+done
+rate_lines() {
+    if [ "$rate" = 0 ]; then
+        sed -e '/^@IF_RATE@/d'
+        return
+    fi
+    # nginx refuses burst=0: no burst is written as none.
+    burst_param=""
+    [ "$rate_burst" = 0 ] || burst_param=" burst=$rate_burst"
+    sed -e 's|^@IF_RATE@||' -e "s|@RATE_LIMIT@|$rate|" -e "s|@RATE_BURST@|$burst_param|" \
+        -e "s|@RATE_EXEMPT@|$rate_exempt|"
+}
+
 case ${TLS:-} in
     '') ;;
     self-signed)
@@ -126,7 +156,7 @@ tls_lines() {
 }
 [ -r "$template" ] || fail "$template: cannot read it"
 
-tls_lines <"$template" |
+tls_lines <"$template" | rate_lines |
     sed -e "s|@USER_LINE@|$NGINX_USER_LINE|" \
         -e "s|@WORKER_PROCESSES@|$NGINX_WORKER_PROCESSES|" \
         -e "s|@PID_FILE@|$NGINX_PID_FILE|" \

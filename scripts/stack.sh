@@ -20,6 +20,11 @@
 # HTTPS (nginx/render-conf.sh): TLS_CERT + TLS_KEY (+ TLS_CHAIN), or TLS=self-signed (a CA
 # and certificate for SERVER_NAME kept in $STATE_DIR/tls), serve https://127.0.0.1:HTTPS_PORT
 # (5443) and make plain HTTP redirect there; HSTS_MAX_AGE (31536000).
+# nginx's rate limit (render-conf.sh): RATE_LIMIT (10 requests a second per client; 0: off),
+# RATE_BURST (20), RATE_LIMIT_EXEMPT (networks never limited).
+# A Redis that dies (a crash, SIGKILL, the OOM killer) is restarted within a second, then
+# after 1, 2, 4 ... 30 s while it keeps dying within 10 s of a restart; one that exits
+# cleanly (SIGTERM, SHUTDOWN: stopped on purpose) is left stopped.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -177,10 +182,34 @@ echo "stack: Khalid Tracker on http://127.0.0.1:$PORT/${https:+ and https://127.
 [ "${TLS:-}" = self-signed ] && echo "stack: HTTPS with a private CA: curl --cacert $state/tls/ca.crt https://localhost:$HTTPS_PORT/" >&2
 echo "ready" >"$run/ready"
 
-# Supervise: report components that die; the site is gone only when nginx is.
+# Supervise: report components that die, restart a Redis that died; the site is gone only
+# when nginx is.
 declare -A reported=()
+redis_delay=0 redis_restart_at= redis_restarted=
 while :; do
     kill -0 "$nginx_pid" 2>/dev/null || { echo "stack: nginx exited" >&2; exit 1; }
+    if [ -n "$redis_pid" ] && ! kill -0 "$redis_pid" 2>/dev/null; then
+        rc=0
+        wait "$redis_pid" || rc=$?
+        redis_pid=
+        if [ "$rc" = 0 ]; then
+            echo "stack: Redis exited cleanly (stopped on purpose?); not restarting it" >&2
+        else
+            # The workers answer 503 meanwhile and reconnect by themselves once it is back.
+            if [ -n "$redis_restarted" ] && [ $((SECONDS - redis_restarted)) -lt 10 ]; then
+                redis_delay=$((redis_delay * 2)); [ "$redis_delay" -ge 1 ] || redis_delay=1
+                [ "$redis_delay" -le 30 ] || redis_delay=30
+            else
+                redis_delay=0
+            fi
+            echo "stack: Redis died (exit status $rc); restarting it in $redis_delay s" >&2
+            redis_restart_at=$((SECONDS + redis_delay))
+        fi
+    fi
+    if [ -n "$redis_restart_at" ] && [ "$SECONDS" -ge "$redis_restart_at" ]; then
+        redis_foreground &
+        redis_pid=$! redis_restarted=$SECONDS redis_restart_at=
+    fi
     for p in "${worker_pids[@]}"; do
         if [ -z "${reported[$p]:-}" ] && ! kill -0 "$p" 2>/dev/null; then
             echo "stack: worker $p exited" >&2

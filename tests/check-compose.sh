@@ -35,7 +35,7 @@ export DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0
 unset COMPOSE_FILE COMPOSE_PROJECT_NAME HTTP_PORT REDIS_PASSWORD REDIS_ADMIN_PASSWORD_FILE REDIS_WORKER_PASSWORD_FILE \
       APP_NAME FCGI_THREADS REDIS_TIMEOUT_MS SHOW_SERVED_BY GITHUB_URL LINKEDIN_URL \
       NGINX_WORKER_PROCESSES FASTCGI_KEEPALIVE TLS TLS_CERT TLS_KEY TLS_CHAIN HTTPS_PORT HSTS_MAX_AGE \
-      SERVER_NAME
+      SERVER_NAME RATE_LIMIT RATE_BURST RATE_LIMIT_EXEMPT
 
 PROJECT=ktcheck$$$RANDOM
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kt-compose.XXXXXX")
@@ -306,8 +306,9 @@ PORT=$(free_port) || { bad "a free host port"; exit 1; }
 TLS_PORT=$PORT
 while [ "$TLS_PORT" = "$PORT" ]; do TLS_PORT=$(free_port) || { bad "a second free host port"; exit 1; }; done
 URL=http://127.0.0.1:$PORT TLS_URL=https://127.0.0.1:$TLS_PORT
-# Published on loopback only: HTTP_PORT and HTTPS_PORT may carry the address.
-printf 'HTTP_PORT=127.0.0.1:%s\nHTTPS_PORT=127.0.0.1:%s\n' "$PORT" "$TLS_PORT" >"$ENVF"
+# Published on loopback only: HTTP_PORT and HTTPS_PORT may carry the address. The load
+# below comes from one client (Docker's relay makes it the bridge's gateway): no rate limit.
+printf 'HTTP_PORT=127.0.0.1:%s\nHTTPS_PORT=127.0.0.1:%s\nRATE_LIMIT=0\n' "$PORT" "$TLS_PORT" >"$ENVF"
 
 t=$(now)
 # docker-compose 1.x builds one image after the other unless told otherwise, and keeps the

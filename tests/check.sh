@@ -75,13 +75,15 @@ stop_if_failing() {
 }
 
 # The nginx configuration as the native stack renders it, checked by nginx itself: with
-# the defaults, and with every optional setting (trusted proxies, private statistics).
+# the defaults, and with every optional setting (trusted proxies, private statistics, the
+# rate limit's exemptions and no burst).
 nginx_config() {
     local d=$log/nginx ok=0 bad=0 settings
     mkdir -p "$d/temp"
     nginx/upstream.sh "$(nginx/keepalive.sh "" 64 1)" "unix:$d/w.sock" >"$d/upstream.conf" || bad=1
-    for settings in "" "TRUSTED_PROXIES=10.0.0.0/8,2001:db8::/32 STATS_PASSWORD=s3cret NGINX_STATUS_ALLOW=172.31.254.0/24"; do
-        if env -u TRUSTED_PROXIES -u STATS_PASSWORD -u STATS_PASSWORD_FILE -u NGINX_STATUS_ALLOW $settings \
+    for settings in "" "TRUSTED_PROXIES=10.0.0.0/8,2001:db8::/32 STATS_PASSWORD=s3cret NGINX_STATUS_ALLOW=172.31.254.0/24 RATE_LIMIT=5 RATE_BURST=0 RATE_LIMIT_EXEMPT=10.0.0.0/8,::1"; do
+        if env -u TRUSTED_PROXIES -u STATS_PASSWORD -u STATS_PASSWORD_FILE -u NGINX_STATUS_ALLOW \
+            -u RATE_LIMIT -u RATE_BURST -u RATE_LIMIT_EXEMPT $settings \
             NGINX_USER_LINE="" NGINX_WORKER_PROCESSES=1 NGINX_PID_FILE="$d/nginx.pid" \
             NGINX_MIME_TYPES=/etc/nginx/mime.types NGINX_ACCESS_LOG=off NGINX_TEMP_DIR="$d/temp" \
             NGINX_UPSTREAM_CONF="$d/upstream.conf" NGINX_LISTEN=127.0.0.1:1 \

@@ -1,13 +1,16 @@
 """Load for tests, at 127.0.0.1 only: a burst of requests over several keep-alive
-connections, and polling until a condition holds. Standard library only.
+connections, a steady load until stopped, and polling until a condition holds. Standard
+library only.
 
     results = burst(port, "/count", 5000, 50)   # [(status or error text, Response, t)]
+    with Steady(port, "/count", 16) as load: ...   # until load.stop(); load.answers
     value, seconds = poll(lambda: ..., timeout=5)
 """
 import threading
 import time
 
 from lib.http_client import KeepAlive
+from lib.pagecheck import visits_on
 from lib.results import expect
 
 
@@ -70,3 +73,65 @@ def poll(fn, timeout, interval=0.1):
         if time.monotonic() - t0 > timeout:
             return None, time.monotonic() - t0
         time.sleep(interval)
+
+
+class Steady:
+    """GET `path` again and again over `conns` keep-alive connections, from start() until
+    stop(), each connection waiting `pause` s after each answer. answers: (status or
+    exception text, visits shown on a 200 page or None, seconds taken, time.monotonic() of
+    the answer) per request. inflight(): requests sent and not answered yet."""
+
+    def __init__(self, port, path, conns, pause=0.0, timeout=10.0):
+        self.port, self.path, self.conns, self.pause, self.timeout = port, path, conns, pause, timeout
+        self.answers = []
+        self._lock = threading.Lock()
+        self._inflight = 0
+        self._stop = threading.Event()
+        self._threads = []
+
+    def _work(self):
+        c = KeepAlive(self.port, timeout=self.timeout)
+        try:
+            while not self._stop.is_set():
+                with self._lock:
+                    self._inflight += 1
+                t0 = time.monotonic()
+                try:
+                    r = c.request("GET", self.path)
+                    item = (r.status, visits_on(r.text) if r.status == 200 else None)
+                except Exception as e:  # recorded as a failed request
+                    item = ("%s: %s" % (type(e).__name__, e), None)
+                t1 = time.monotonic()
+                with self._lock:
+                    self._inflight -= 1
+                    self.answers.append(item + (t1 - t0, t1))
+                self._stop.wait(self.pause)
+        finally:
+            c.close()
+
+    def start(self):
+        self._threads = [threading.Thread(target=self._work, daemon=True) for _ in range(self.conns)]
+        for t in self._threads:
+            t.start()
+        return self
+
+    def inflight(self):
+        with self._lock:
+            return self._inflight
+
+    def stop(self):
+        """Stops sending and waits for the requests in flight; returns the answers."""
+        self._stop.set()
+        for t in self._threads:
+            t.join(self.timeout + 5)
+        expect(not any(t.is_alive() for t in self._threads), "a request of the load did not end within %.0f s"
+               % (self.timeout + 5))
+        return self.answers
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        for t in self._threads:
+            t.join(self.timeout + 5)

@@ -46,6 +46,7 @@ WORKER_ENV_VARS = (
     "PORT", "WORKERS", "STATE_DIR", "KHALID_WORKER", "KHALID_WORKER_WRAPPER", "NGINX_WORKER_PROCESSES",
     "FASTCGI_KEEPALIVE",
     "TLS", "TLS_CERT", "TLS_KEY", "TLS_CHAIN", "HTTPS_PORT", "HSTS_MAX_AGE", "SERVER_NAME",
+    "RATE_LIMIT", "RATE_BURST", "RATE_LIMIT_EXEMPT",
 )
 
 
@@ -177,7 +178,9 @@ class Stack:
 
     Stack(worker, workers=3, threads=4, env={...}, state_dir=None, port=None, name=...)
     start() / stop() / kill() / cleanup(); usable as a context manager. workers, threads
-    or nginx_processes None: scripts/stack.sh's own default (what `make run` uses)."""
+    or nginx_processes None: scripts/stack.sh's own default (what `make run` uses).
+    nginx's rate limit is off (RATE_LIMIT=0) unless env sets RATE_LIMIT: a test loads its
+    stack from one address, which the limit would hold to a few requests a second."""
 
     def __init__(self, worker, workers=3, threads=4, env=None, state_dir=None, port=None,
                  name="stack", nginx_processes=2, die_with_parent=False):
@@ -290,7 +293,8 @@ class Stack:
     def env(self):
         settings = {"WORKERS": self.workers, "FCGI_THREADS": self.threads,
                     "NGINX_WORKER_PROCESSES": self.nginx_processes}
-        return clean_env(dict(self.extra_env, STATE_DIR=self.state_dir, PORT=str(self.port),
+        extra = dict({"RATE_LIMIT": "0"}, **self.extra_env)
+        return clean_env(dict(extra, STATE_DIR=self.state_dir, PORT=str(self.port),
                               KHALID_WORKER=self.worker,
                               **{k: str(v) for k, v in settings.items() if v is not None}))
 
