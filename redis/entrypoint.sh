@@ -24,6 +24,7 @@ WORKER_SECRET=/run/secrets/redis_worker_password
 AUTH_DIR=/run/redis-auth
 AUTH_GID=10001
 RUNTIME=/run/redis
+METRICS_DIR=/run/redis-metrics
 
 say() { echo "redis-entrypoint: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -74,7 +75,11 @@ chgrp "$AUTH_GID" "$AUTH_DIR/worker.pass" || die "cannot give $AUTH_DIR/worker.p
 
 rm -f "$RUNTIME/health.pass"
 redis-password 0400 "$RUNTIME/health.pass"
-(umask 0077 && redis-acl "$RUNTIME/password" "$AUTH_DIR/worker.pass" "$RUNTIME/health.pass" >"$RUNTIME/users.acl")
+# The user metrics, for Prometheus's Redis exporter (compose's monitoring profile): its
+# password, made on the first start, in a volume that only Redis and the exporter mount.
+redis-password 0444 "$METRICS_DIR/metrics.pass"
+(umask 0077 && redis-acl "$RUNTIME/password" "$AUTH_DIR/worker.pass" "$RUNTIME/health.pass" \
+    "$METRICS_DIR/metrics.pass" >"$RUNTIME/users.acl")
 say "admin password: $admin_from; workers' password: $worker_from"
 
 # Container overrides of the shared redis.conf; extra arguments (compose "command:") go last.

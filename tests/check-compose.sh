@@ -7,7 +7,10 @@
 # unique project name, and checks: every page; Redis's users (no credentials: NOAUTH; the
 # workers' user khalid: NOPERM for FLUSHALL, CONFIG, KEYS, SHUTDOWN; health: PING only), and
 # later the passwords rotated to secret files; requests reach all 3 workers and `visits`
-# rises by exactly the number of /count requests; scaling to 5 and back to 2 under load
+# rises by exactly the number of /count requests; the monitoring profile (Prometheus and
+# its exporters healthy and hardened, every target scraped, the /count requests counted
+# through nginx, /metrics and /nginx-status still refused to the host); scaling to 5 and
+# back to 2 under load
 # fails no request and nginx uses the new set within 10 s without restarting; a worker
 # killed under load does not stop / from answering; the count survives `restart redis`,
 # `down` + `up`, and a rebuild of the Redis image; then HTTPS with TLS=self-signed (every
@@ -465,6 +468,74 @@ codes=$(curl -s --parallel --parallel-max 20 --max-time 15 -o /dev/null -w '%{ht
 after=$(visits)
 check "500 concurrent /count (20 connections): all 200, visits +500 exactly ($before -> $after)" \
     'is_count "$before" && is_count "$after" && [ "$codes" = " 500 200" ] && [ $((after - before)) = 500 ]'
+
+# ---------------------------------------------------------------- 5b. the monitoring profile
+# `--profile monitoring` adds Prometheus and its three exporters beside the running stack:
+# they build and turn healthy, hardened like the rest; Prometheus scrapes all its targets,
+# the workers' /metrics through nginx from the monitoring network, and counts the /count
+# requests sent; /metrics and /nginx-status still refuse the host. Then they are removed,
+# so that the checks below run on the stack as it is without the profile.
+MON=(prometheus nginx-exporter redis-exporter redis-volume)
+no_monitoring() { local s; for s in "${MON[@]}"; do [ -z "$(cids "$s")" ] || return 1; done; }
+check "without the monitoring profile, no monitoring container runs" no_monitoring
+PROM_PORT=$PORT
+while [ "$PROM_PORT" = "$PORT" ] || [ "$PROM_PORT" = "$TLS_PORT" ]; do PROM_PORT=$(free_port) || { bad "a free port for Prometheus"; exit 1; }; done
+PROM=http://127.0.0.1:$PROM_PORT
+printf 'PROMETHEUS_PORT=127.0.0.1:%s\nSCRAPE_INTERVAL=2\n' "$PROM_PORT" >>"$ENVF"
+# prom EXPR: the value of a one-series PromQL expression from Prometheus's API ("" for none).
+prom() {
+    curl -s --max-time 5 --get --data-urlencode "query=$1" "$PROM/api/v1/query" 2>/dev/null |
+        python3 -c 'import json, sys; r = json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if len(r) == 1 else "")' 2>/dev/null
+}
+t=$(now)
+if dc --profile monitoring build "${build_args[@]}" "${MON[@]}" >"$TMP/mon-build.log" 2>&1 &&
+    dc --profile monitoring up -d --no-recreate --scale fcgi-app=3 >"$TMP/mon-up.log" 2>&1; then
+    ok "monitoring profile built and up ($(elapsed "$t" "$(now)") s)"
+else
+    bad "monitoring profile built and up" "$(tail -n 8 "$TMP/mon-build.log" "$TMP/mon-up.log" | tr '\n' ' ')"
+fi
+for svc in "${MON[@]}"; do
+    log "image $(docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "^${PROJECT}[-_]${svc}:" | head -n 1)"
+done
+mon_healthy() { local s; for s in "${MON[@]}"; do [ "$(health_of "$(cid1 "$s")")" = healthy ] || return 1; done; }
+check "the 4 monitoring containers healthy (healthchecks)" wait_until 90 mon_healthy
+mon_hardened() {
+    local s c
+    for s in "${MON[@]}"; do
+        c=$(cid1 "$s")
+        [ "$(docker inspect -f '{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}} {{.HostConfig.Init}} {{.HostConfig.RestartPolicy.Name}}' "$c" 2>/dev/null)" = \
+          "true [ALL] [no-new-privileges:true] true unless-stopped" ] || { WHY="$s: $(docker inspect -f '{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}} {{.HostConfig.Init}} {{.HostConfig.RestartPolicy.Name}}' "$c" 2>&1)"; return 1; }
+    done
+    # Only Prometheus publishes a port, on loopback.
+    [ "$(docker port "$(cid1 prometheus)")" = "9090/tcp -> 127.0.0.1:$PROM_PORT" ] || { WHY="prometheus publishes: $(docker port "$(cid1 prometheus)")"; return 1; }
+    for s in nginx-exporter redis-exporter redis-volume; do
+        [ -z "$(docker port "$(cid1 "$s")")" ] || { WHY="$s publishes a port"; return 1; }
+    done
+}
+checkw "monitoring containers read-only, no capability, no-new-privileges, init, restart; only Prometheus published, on 127.0.0.1:$PROM_PORT" mon_hardened
+all_targets_up() { [ "$(prom 'count(up == 1)')" = 4 ] && [ "$(prom 'count(up)')" = 4 ]; }
+check "Prometheus scrapes its 4 targets: up = 1 for khalid (through nginx), nginx, redis, redis-volume" wait_until 60 all_targets_up
+three_workers() { [ "$(prom 'count(khalid_threads)')" = 3 ]; }
+check "Prometheus sees the 3 workers: count(khalid_threads) = 3" wait_until 20 three_workers
+check "Prometheus sees Redis up and the volume's file system at /data" \
+    '[ "$(prom redis_up)" = 1 ] && [ -n "$(prom "node_filesystem_avail_bytes{mountpoint=\"/data\"}")" ]'
+COUNT_SUM='sum(khalid_http_requests_total{route="/count",code="200"})'
+before=$(prom "$COUNT_SUM")
+codes=$(curl -s --max-time 15 -o /dev/null -w '%{http_code}\n' "$URL/count?m=[1-30]" 2>/dev/null | sort | uniq -c | tr -s ' ')
+counted() { [ "$(prom "$COUNT_SUM")" = "$((before + 30))" ]; }
+wait_until 20 counted
+after=$(prom "$COUNT_SUM")
+check "30 more /count: Prometheus's $COUNT_SUM rises by exactly 30 ($before -> $after)" \
+    'is_count "$before" && [ "$codes" = " 30 200" ] && [ "$after" = $((before + 30)) ]'
+fetch /metrics
+m_code=$CODE
+fetch /nginx-status
+check "from the host, /metrics answers 404 ($m_code) and /nginx-status 403 ($CODE)" '[ "$m_code" = 404 ] && [ "$CODE" = 403 ]'
+if dc --profile monitoring rm -s -f "${MON[@]}" >"$TMP/mon-rm.log" 2>&1 && no_monitoring; then
+    ok "monitoring containers removed"
+else
+    bad "monitoring containers removed" "$(tail -n 5 "$TMP/mon-rm.log" | tr '\n' ' ')"
+fi
 
 # ---------------------------------------------------------------- 6. live scaling under load
 # After a scale command: nginx's upstream set equals the running workers' addresses, and
