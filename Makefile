@@ -108,8 +108,26 @@ check: deps
 check-mutants: deps
 	@tests/mutants.sh
 
+# COMPOSE="docker-compose" (1.29) or a Compose v2 command tests that one; unset, both: v2 is
+# the installed `docker compose` or built from the Go module proxy once and cached
+# (scripts/compose-v2.sh); when it cannot be had, 1.29 alone, saying so.
 check-compose:
 	bash tests/check-compose.sh
+
+# Docker Swarm, from the same compose.yml (README, Scaling out), on a manager node: the
+# images built and tagged khalid-tracker/<service>:<version>, then `docker stack deploy`.
+#   make swarm-deploy [STACK=khalid] [HTTP_PORT=5000] [WORKERS=3]
+#   make swarm-rm [STACK=khalid]       (the volumes, and so the count, stay)
+# scripts/swarm.sh holds the defaults; make check-swarm tests it on a single-node swarm.
+.PHONY: swarm-deploy swarm-rm check-swarm
+swarm-deploy:
+	@scripts/swarm.sh deploy
+
+swarm-rm:
+	@scripts/swarm.sh rm
+
+check-swarm:
+	bash tests/check-swarm.sh
 
 check-browser: deps $(WORKER)
 	@scripts/deps.sh chromium chromium-driver python3-selenium

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""make bench-deploy: the Docker Compose deployment measured beside the native stack, in one run.
+"""make bench-deploy: the Docker Compose and Swarm deployments measured beside the native stack, in one run.
 
 With make bench's wrk settings and pages ((a) /nginx-ping, the nginx ceiling; (b) /;
 (c) /count), one after the other on the same machine:
@@ -8,8 +8,13 @@ With make bench's wrk settings and pages ((a) /nginx-ping, the nginx ceiling; (b
              namespace: the host's wrk run under `nsenter -t <nginx pid> -n`, aimed at
              127.0.0.1:8080 there, so no Docker relay is in the path;
   published  the compose deployment through its port published on 127.0.0.1, which
-             Docker relays through its userland docker-proxy for local clients.
-The difference between the last two is the relay's own cost. Every load goes to a
+             Docker relays through its userland docker-proxy for local clients;
+  swarm-inside, swarm-published
+             the same two for the stack `docker stack deploy` makes of compose.yml
+             (scripts/swarm.sh, what make swarm-deploy runs), whose published port is
+             Swarm's routing mesh (the ingress network and IPVS), when the engine is a
+             swarm manager or swarm mode can be initialised (this run then leaves it).
+The difference between inside and published is the relay's own cost. Every load goes to a
 loopback address. Each /count run is checked as make bench checks it (visits rose by
 exactly nginx's 200s, at least one 200, no fewer 200s than wrk received less its
 errors); the compose nginx's access log is its container log.
@@ -24,9 +29,9 @@ debian:bookworm-slim when this run made it (tests/make-base-image.sh).
 Results: bench/results/deploy.md, deploy.json, and a row per deployment in
 deploy-history.csv. Exits 1 when a count check fails, 2 when a stack cannot be set up.
 
-Swarm (issue 13) is not measured yet: a Swarm deployment would be one more class like
-Compose (up, nginx_pid, visits, access_log_size, access_log_since, teardown) measured
-through Swarm's published port and from a task's namespace, added to DEPLOYMENTS' order.
+The stack runs on a node labelled khalid.redis=true (this node is labelled when no node is,
+and unlabelled at the end) under its own name, with images tagged for this run; its
+services, networks, secrets, volumes and images are removed at the end.
 """
 import http.client
 import json
@@ -49,10 +54,18 @@ COMPOSE_FILE = os.path.join(REPO, "compose.yml")
 OVERRIDE_FILE = os.path.join(HERE, "compose.bench.yml")
 BASE_IMAGE = "debian:bookworm-slim"
 NGINX_PORT_INSIDE = 8080
-# Order of the columns: the relay's cost is the step from inside to published.
+# Order of the columns: the relay's cost is the step from inside to published. The swarm
+# ones only when a swarm could be had.
 DEPLOYMENTS = (("native", "native stack"),
                ("inside", "compose, inside nginx's network namespace"),
-               ("published", "compose, published port on 127.0.0.1"))
+               ("published", "compose, published port on 127.0.0.1"),
+               ("swarm-inside", "swarm, inside nginx's network namespace"),
+               ("swarm-published", "swarm, published port on 127.0.0.1"))
+
+
+def kind(dep):
+    """The settings a deployment's column reports: native, compose or swarm."""
+    return "native" if dep == "native" else "swarm" if dep.startswith("swarm") else "compose"
 
 
 class DeployError(Exception):
@@ -152,7 +165,7 @@ class Compose:
         raise DeployError("the compose stack was not ready with %d workers within %d s" % (workers, timeout))
 
     def ready(self, workers):
-        """/health answers 200 and nginx's upstream holds exactly the running workers."""
+        """/health answers 200 and nginx's balancer holds exactly the running workers."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=3)
         try:
             conn.request("GET", "/health")
@@ -162,8 +175,8 @@ class Compose:
             return False
         finally:
             conn.close()
-        upstream = docker("exec", self.cid("nginx"), "cat", "/run/nginx/upstream.conf", check=False)
-        return len(re.findall(r"^\s*server\s", upstream, re.M)) == workers == len(self.cids("fcgi-app"))
+        peers = docker("exec", self.cid("nginx"), "cat", "/run/nginx/peers", check=False)
+        return len(re.findall(r"^[0-9.]+:\d+$", peers, re.M)) == workers == len(self.cids("fcgi-app"))
 
     def cids(self, service):
         return docker("ps", "-q", "--no-trunc", "--filter", "label=com.docker.compose.project=%s" % self.project,
@@ -239,8 +252,83 @@ class Compose:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+class Swarm(Compose):
+    """compose.yml as a stack on this engine's swarm (scripts/swarm.sh), published through
+    the routing mesh on a free port, measured on 127.0.0.1 only."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.stack = "ktbswarm%d" % os.getpid()
+        self.tag = "bench-" + self.stack
+        self.port, self.https_port = free_port(), free_port()
+        self.deploy_env = dict(self.env, STACK=self.stack, HTTP_PORT=str(self.port), HTTPS_PORT=str(self.https_port),
+                               KHALID_VERSION=self.tag, SECRETS_DIR=os.path.join(self.tmp, "secrets"), RATE_LIMIT="0",
+                               COMPOSE=" ".join(self.dc), **env)
+        self.swarm_made = False
+        self.labelled = None
+        self.ns = "label=com.docker.stack.namespace=%s" % self.stack
+
+    def join(self):
+        """Uses this engine's swarm as a manager, or makes one; DeployError when neither can be."""
+        state = docker("info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}").strip()
+        if state.startswith("inactive"):
+            docker("swarm", "init", "--advertise-addr", "127.0.0.1")
+            self.swarm_made = True
+        elif state != "active true":
+            raise DeployError("this engine is in a swarm but not a manager (%s)" % state)
+        node = docker("info", "--format", "{{.Swarm.NodeID}}").strip()
+        if docker("node", "inspect", "-f", '{{index .Spec.Labels "khalid.redis"}}', node).strip() != "true":
+            self.labelled = node  # scripts/swarm.sh labels the only node
+
+    def up(self, workers, timeout=240):
+        self.started = True
+        log = os.path.join(self.tmp, "swarm-deploy.log")
+        with open(log, "w") as out:
+            r = subprocess.run(["bash", os.path.join(REPO, "scripts", "swarm.sh"), "deploy", OVERRIDE_FILE],
+                               env=dict(self.deploy_env, WORKERS=str(workers)), stdout=out, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, cwd=REPO)
+        if r.returncode != 0:
+            raise DeployError("scripts/swarm.sh deploy failed:\n%s" % open(log).read()[-1500:])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ready(workers) and len(self.cids("nginx")) == len(self.cids("redis")) == 1:
+                return
+            time.sleep(0.5)
+        raise DeployError("the swarm stack was not ready with %d workers within %d s" % (workers, timeout))
+
+    def cids(self, service):
+        return docker("ps", "-q", "--no-trunc", "--filter",
+                      "label=com.docker.swarm.service.name=%s_%s" % (self.stack, service)).split()
+
+    def teardown(self):
+        if self.started:
+            docker("stack", "rm", self.stack, check=False)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and (docker("ps", "-aq", "--filter", self.ns, check=False).split() or
+                                                   docker("network", "ls", "-q", "--filter", self.ns, check=False).split()):
+                time.sleep(0.5)
+            for _ in range(20):  # a volume is busy until its task's container is gone
+                left = docker("volume", "ls", "-q", "--filter", self.ns, check=False).split()
+                if not left:
+                    break
+                docker("volume", "rm", "-f", *left, check=False)
+                time.sleep(0.5)
+            left = docker("secret", "ls", "-q", "--filter", self.ns, check=False).split()
+            if left:
+                docker("secret", "rm", *left, check=False)
+            mine = docker("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter",
+                          "reference=khalid-tracker/*:%s" % self.tag, check=False).split()
+            if mine:
+                docker("rmi", *mine, check=False)
+        if self.labelled:
+            docker("node", "update", "--label-rm", "khalid.redis", self.labelled, check=False)
+        if self.swarm_made:
+            docker("swarm", "leave", "--force", check=False)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 class ComposeTarget:
-    """The compose deployment as a thing to measure (see bench.NativeTarget)."""
+    """A compose or swarm deployment as a thing to measure (see bench.NativeTarget)."""
 
     def __init__(self, compose, inside):
         self.compose, self.inside = compose, inside
@@ -262,12 +350,13 @@ class ComposeTarget:
 
 
 def report(when, load, args, settings, runs):
-    """Markdown: one row per page with the three deployments side by side, then the details."""
-    lines = ["| page | " + " | ".join("%s req/s | p99 ms" % name for _, name in DEPLOYMENTS) + " | published / native |",
-             "|---|" + "---:|---:|" * len(DEPLOYMENTS) + "---:|"]
+    """Markdown: one row per page with the deployments side by side, then the details."""
+    deployments = [(dep, name) for dep, name in DEPLOYMENTS if dep in runs]
+    lines = ["| page | " + " | ".join("%s req/s | p99 ms" % name for _, name in deployments) + " | published / native |",
+             "|---|" + "---:|---:|" * len(deployments) + "---:|"]
     for key, page in (("ceiling", "(a) `/nginx-ping`"), ("home", "(b) `/`"), ("count", "(c) `/count`")):
         cells = []
-        for dep, _ in DEPLOYMENTS:
+        for dep, _ in deployments:
             r = runs[dep][key]
             cells.append("%.0f | %.2f" % (r["rps"], r["p99_ms"]))
         lines.append("| %s | %s | %.2f |" % (page, " | ".join(cells),
@@ -276,8 +365,8 @@ def report(when, load, args, settings, runs):
     lines += ["", "%s; %d CPUs (%s), kernel %s, load average %.2f before; wrk -t2 -c%d -d%ds on the host "
               "for each page, aimed at 127.0.0.1 (inside: in the nginx container's network namespace)." % (
                   when, m["cpus"], m["cpu"], m["kernel"], load, args.connections, args.duration)]
-    for dep, name in DEPLOYMENTS:
-        st = settings["native" if dep == "native" else "compose"]
+    for dep, name in deployments:
+        st = settings[kind(dep)]
         errors = sum(runs[dep][k]["non2xx"] + runs[dep][k]["socket_errors"] for k in ("ceiling", "home", "count"))
         lines.append("- %s: %s workers x %s threads, FastCGI keep-alive %s, %s nginx worker process(es); "
                      "non-2xx + socket errors over the three pages: %d; %s" % (
@@ -302,7 +391,7 @@ def main():
     env = {k: v for k, v in (("FCGI_THREADS", args.threads), ("FASTCGI_KEEPALIVE", args.keepalive),
                              ("NGINX_WORKER_PROCESSES", args.nginx_processes)) if v is not None}
     runs, settings = {}, {}
-    compose = None
+    compose = swarm = None
     load = bench.load_average()
     try:
         compose = Compose({k: str(v) for k, v in env.items()})
@@ -316,12 +405,29 @@ def main():
         for dep in ("inside", "published"):
             print("bench-deploy: compose, %s" % dep, flush=True)
             runs[dep] = bench.measure(ComposeTarget(compose, dep == "inside"), args.duration, args.connections)
+        compose.teardown()
+        compose = None
+        swarm = Swarm({k: str(v) for k, v in env.items()})
+        try:
+            swarm.join()
+        except DeployError as e:
+            print("bench-deploy: no swarm to measure, skipped: %s" % e, file=sys.stderr)
+            swarm.teardown()
+            swarm = None
+        if swarm is not None:
+            print("bench-deploy: swarm stack: building and deploying", flush=True)
+            swarm.up(settings["native"]["workers"])
+            settings["swarm"] = swarm.settings()
+            for dep in ("swarm-inside", "swarm-published"):
+                print("bench-deploy: %s" % dep, flush=True)
+                runs[dep] = bench.measure(ComposeTarget(swarm, dep == "swarm-inside"), args.duration, args.connections)
     except (DeployError, StackError) as e:
         print("bench-deploy: %s" % e, file=sys.stderr)
         return 2
     finally:
-        if compose is not None:
-            compose.teardown()
+        for d in (compose, swarm):
+            if d is not None:
+                d.teardown()
     when = bench.now_utc()
     table = report(when, load, args, settings, runs)
     print(table)
@@ -331,8 +437,9 @@ def main():
     with open(os.path.join(RESULTS, "deploy.json"), "w") as f:
         json.dump({"when": when, "machine": dict(bench.machine(), load_average_before=load), "connections": args.connections,
                    "duration_s": args.duration, "settings": settings, "runs": runs}, f, indent=2)
-    for dep, _ in DEPLOYMENTS:
-        m, st = runs[dep], settings["native" if dep == "native" else "compose"]
+    deployments = [dep for dep, _ in DEPLOYMENTS if dep in runs]
+    for dep in deployments:
+        m, st = runs[dep], settings[kind(dep)]
         bench.append_history(os.path.join(RESULTS, "deploy-history.csv"), HISTORY_COLUMNS, dict(
             bench.error_cells(m), when=when, deployment=dep, workers=st["workers"],
             threads=st["threads_per_worker"], fastcgi_keepalive=st["fastcgi_keepalive"],
@@ -341,7 +448,7 @@ def main():
             home_rps=round(m["home"]["rps"]), home_p99_ms=m["home"]["p99_ms"], count_rps=round(m["count"]["rps"]),
             count_p99_ms=m["count"]["p99_ms"], count_exact=not m["count_check"]["failures"],
             load_average_before=load))
-    failed = [dep for dep, _ in DEPLOYMENTS if runs[dep]["count_check"]["failures"]]
+    failed = [dep for dep in deployments if runs[dep]["count_check"]["failures"]]
     if failed:
         print("bench-deploy: FAILED: the count is wrong in %s (results written all the same)" % ", ".join(failed),
               file=sys.stderr)

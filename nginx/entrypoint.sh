@@ -45,10 +45,13 @@ if ! [[ $NGINX_LISTEN =~ ^[0-9]{1,5}$ ]]; then
     say "NGINX_LISTEN=$NGINX_LISTEN: expected a port number"; exit 2
 fi
 
-# Compose mounts each TLS secret, an empty file when it is not configured.
+# Compose and Swarm mount each TLS secret, blank when it is not configured (one line break:
+# Swarm refuses an empty secret).
 for v in TLS_CERT TLS_KEY TLS_CHAIN; do
     secret=/run/secrets/$(tr 'A-Z' 'a-z' <<<"$v")
-    [ -z "${!v:-}" ] && [ -s "$secret" ] && export "$v=$secret"
+    # An unreadable one counts as given, so that render-conf.sh says why it cannot read it.
+    [ -z "${!v:-}" ] && [ -s "$secret" ] && { [ ! -r "$secret" ] || grep -q '[^[:space:]]' "$secret"; } &&
+        export "$v=$secret"
 done
 export NGINX_HTTPS_LISTEN=${NGINX_HTTPS_LISTEN:-8443}
 # compose publishes "${HTTPS_PORT}:8443", and HTTPS_PORT may carry a host address.

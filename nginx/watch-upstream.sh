@@ -1,6 +1,7 @@
 #!/bin/bash
 # Keeps nginx's `upstream khalid_workers` block equal to the running replicas of the worker
-# service, so `docker compose up --scale fcgi-app=N` takes effect without restarting nginx.
+# service, so `docker compose up --scale fcgi-app=N` and `docker service scale` take effect
+# without restarting nginx.
 #
 # nginx 1.22 resolves a host name in an upstream block once, at start or reload (the
 # `resolve` server parameter exists only from 1.27.3). So every UPSTREAM_INTERVAL seconds
@@ -8,6 +9,12 @@
 # connection to each on UPSTREAM_PORT, and when the set of usable addresses changes it
 # rewrites NGINX_UPSTREAM_CONF and reloads nginx gracefully (SIGHUP, as `nginx -s reload`:
 # in-flight requests finish on the old nginx worker processes).
+#
+# The name asked: on Swarm `tasks.<service>`, every task's own address on every node (the
+# plain name is one virtual IP there, which would hide the tasks from nginx's balancing and
+# keep-alive); under compose that name does not exist and the plain name answers every
+# container. Both are tried in that order until `tasks.` has answered once; from then on
+# only it, so that a lookup failing for a moment on Swarm never puts the virtual IP in.
 #
 # Usable: the address accepts a connection, or it is already in the set and merely slow to
 # answer (a full backlog under load). A new address must accept first: Docker's DNS lists a
@@ -38,16 +45,22 @@ LIB=$(dirname "$0")   # upstream.sh lives beside this script
 
 say() { echo "watch-upstream: $(date -u +%H:%M:%S.%3N) $*" >&2; }
 
-# Resolves HOST and tries a non-blocking connection to every IPv4 address at once. Prints
-# "ADDRESS STATUS" per address, sorted: 0 = connected, 1 = refused or unreachable, 124 = no
-# answer within TIMEOUT seconds. One process per poll: cheap even on a loaded machine.
-# (perl-base is part of every Debian system.)
+# Resolves the first HOST that has an address and tries a non-blocking connection to every
+# IPv4 address at once. Prints "NAME HOST" first, then "ADDRESS STATUS" per address, sorted:
+# 0 = connected, 1 = refused or unreachable, 124 = no answer within TIMEOUT seconds. One
+# process per poll: cheap even on a loaded machine. (perl-base is part of every Debian system.)
 read -r -d '' PROBE <<'PERL'
 use strict; use warnings;
 use Socket qw(:addrinfo :DEFAULT); use Fcntl; use Errno qw(EINPROGRESS);
-my ($host, $port, $timeout) = @ARGV;
-my ($err, @res) = getaddrinfo($host, $port, {family => AF_INET, socktype => SOCK_STREAM});
-exit 0 if $err;
+my ($port, $timeout, @hosts) = @ARGV;
+my ($err, @res);
+for my $host (@hosts) {
+    ($err, @res) = getaddrinfo($host, $port, {family => AF_INET, socktype => SOCK_STREAM});
+    next if $err || !@res;
+    print "NAME $host\n";
+    last;
+}
+exit 0 if $err || !@res;
 my (%seen, %status, %pending);
 for my $r (@res) {
     my $ip = inet_ntoa((unpack_sockaddr_in($r->{addr}))[1]);
@@ -76,13 +89,20 @@ $status{$_->[1]} = 124 for values %pending;
 print "$_ $status{$_}\n" for sort { pack('C4', split /\./, $a) cmp pack('C4', split /\./, $b) } keys %status;
 PERL
 
-# Sets RESOLVED (every address, space-separated) and LIVE (the usable ones, one a line).
+NAMES=("tasks.$SERVICE" "$SERVICE")
+# Sets NAME (the name that answered), RESOLVED (every address, space-separated) and LIVE
+# (the usable ones, one a line).
 poll() {
     local ip rc
-    PROBES=$(perl -e "$PROBE" "$SERVICE" "$PORT" 1)
-    RESOLVED='' LIVE=''
+    PROBES=$(perl -e "$PROBE" "$PORT" 1 "${NAMES[@]}")
+    NAME='' RESOLVED='' LIVE=''
     while read -r ip rc; do
         [ -n "$ip" ] || continue
+        if [ "$ip" = NAME ]; then
+            NAME=$rc
+            [ "$NAME" = "tasks.$SERVICE" ] && NAMES=("$NAME")
+            continue
+        fi
         RESOLVED+="${RESOLVED:+ }$ip"
         if [ "$rc" = 0 ] || { [ "$rc" = 124 ] && [[ $'\n'$current$'\n' == *$'\n'$ip$'\n'* ]]; }; then
             LIVE+="${LIVE:+$'\n'}$ip"
@@ -98,7 +118,7 @@ write_conf() {  # $1: newline-separated addresses, or empty for upstream.sh's pl
         done <<<"$1"
     fi
     {
-        echo "# Written by watch-upstream.sh from the addresses of \"$SERVICE\"; do not edit."
+        echo "# Written by watch-upstream.sh from the addresses of \"$NAME\"; do not edit."
         # FastCGI keep-alive pins a worker thread to each open connection (libfcgi): the
         # workers need more FCGI_THREADS than FASTCGI_KEEPALIVE x nginx worker processes.
         "$LIB/upstream.sh" -z -p "$PARAMS" "$KEEPALIVE" "${servers[@]}"
@@ -139,7 +159,7 @@ while :; do
     # keeps the old one if it is bad; it can only be bad here if this script is.
     if kill -HUP "$(cat "$PID_FILE" 2>/dev/null)" 2>/dev/null; then
         current=$LIVE
-        say "upstream $SERVICE: $(oneline "$LIVE") (was: $(oneline "$prev"); resolved: $RESOLVED); nginx reloaded"
+        say "upstream $SERVICE: $(oneline "$LIVE") (was: $(oneline "$prev"); $NAME: $RESOLVED); nginx reloaded"
     else
         say "cannot signal nginx (pid file $PID_FILE); will retry"
         current=

@@ -29,13 +29,14 @@ METRICS_DIR=/run/redis-metrics
 say() { echo "redis-entrypoint: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-# given FILE: true when the secret FILE holds a password (a missing or empty one means
-# "none given").
+# given FILE: true when the secret FILE holds a password (a missing one, or one whose first
+# line is empty, means "none given": Swarm refuses an empty secret, so the default
+# redis/empty.secret is one line break).
 given() {
     [ -d "$1" ] && die "the secret $1 is a directory: the file named for it in .env does not exist on the host"
     [ -e "$1" ] || return 1
     [ -r "$1" ] || die "cannot read the secret $1 as uid $(id -u): compose file secrets keep the host file's owner and mode, so make it readable by uid $(id -u) (chmod 0444 FILE, in a directory only you can enter)"
-    [ -s "$1" ]
+    [ -n "$(head -n 1 "$1" | tr -d '\r')" ]
 }
 # copy SOURCE DEST MODE: DEST becomes a copy of SOURCE with MODE, never readable by others
 # on the way.

@@ -24,9 +24,12 @@
 # image debian:bookworm-slim is missing and no registry is reachable, it is made from
 # Debian's packages first (tests/make-base-image.sh; needs root).
 #
-# Settings: COMPOSE="docker-compose" picks the Compose command; KT_KEEP_BUILD_CACHE=1 keeps
-# the untagged build-stage images the classic builder leaves, and a base image this run
-# made (faster next run).
+# Settings: COMPOSE picks the Compose command ("docker-compose" for 1.29, "docker compose" or
+# a v2 binary); unset, the whole test runs twice, with Compose v2 (scripts/compose-v2.sh:
+# the installed plugin, or built from the Go module proxy and cached; when it cannot be
+# had, it says so and 1.29 runs alone) and with docker-compose 1.29, and ends with the sum.
+# KT_KEEP_BUILD_CACHE=1 keeps the untagged build-stage images the classic builder leaves,
+# and a base image this run made (faster next run).
 # Ends with "N passed, N failed"; exits non-zero when a check failed.
 set -uo pipefail
 
@@ -35,12 +38,38 @@ ROOT=$PWD
 # The classic builder uses the local base image; BuildKit may try to resolve FROM remotely.
 export DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0
 # Settings a developer may have exported must not leak into the test stack.
-unset COMPOSE_FILE COMPOSE_PROJECT_NAME HTTP_PORT REDIS_PASSWORD REDIS_ADMIN_PASSWORD_FILE REDIS_WORKER_PASSWORD_FILE \
+unset COMPOSE_FILE COMPOSE_PROJECT_NAME KHALID_VERSION WORKERS HTTP_PORT REDIS_PASSWORD REDIS_ADMIN_PASSWORD_FILE REDIS_WORKER_PASSWORD_FILE \
       APP_NAME FCGI_THREADS REDIS_TIMEOUT_MS SHOW_SERVED_BY GITHUB_URL LINKEDIN_URL \
       NGINX_WORKER_PROCESSES FASTCGI_KEEPALIVE TLS TLS_CERT TLS_KEY TLS_CHAIN HTTPS_PORT HSTS_MAX_AGE \
       SERVER_NAME RATE_LIMIT RATE_BURST RATE_LIMIT_EXEMPT
 
+if [ -z "${COMPOSE:-}" ]; then
+    commands=()
+    if v2=$(bash scripts/compose-v2.sh); then
+        commands+=("$v2")
+    else
+        echo "# Compose v2 cannot be had here (see above): testing docker-compose 1.29 alone"
+    fi
+    commands+=(docker-compose)
+    passed=0 failed=0 rc=0
+    for c in "${commands[@]}"; do
+        echo "# ---- check-compose with COMPOSE=\"$c\""
+        COMPOSE=$c bash "$0" | tee "${TMPDIR:-/tmp}/kt-compose-all.$$"
+        [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+        read -r p f < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "${TMPDIR:-/tmp}/kt-compose-all.$$" | tail -n 1)
+        rm -f "${TMPDIR:-/tmp}/kt-compose-all.$$"
+        passed=$((passed + ${p:-0})) failed=$((failed + ${f:-1}))
+    done
+    echo "# both Compose versions: ${commands[*]}"
+    printf '%d passed, %d failed\n' "$passed" "$failed"
+    [ "$rc" = 0 ] && [ "$failed" = 0 ]
+    exit
+fi
+
 PROJECT=ktcheck$$$RANDOM
+# The images' tag (compose.yml: khalid-tracker/<service>:$KHALID_VERSION), this run's own:
+# runs beside each other never share or remove each other's images.
+TAG=test-$PROJECT
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kt-compose.XXXXXX")
 PASS=0 FAIL=0 T0=$SECONDS
 TORN_DOWN=0 STARTED=0
@@ -98,7 +127,7 @@ teardown() {
     TORN_DOWN=1
     if [ "$STARTED" = 1 ]; then
         dc logs --no-color >"$TMP/compose.log" 2>&1 || true
-        dc down -v --rmi local --remove-orphans -t 10 >"$TMP/down.log" 2>&1 || cat "$TMP/down.log" >&2
+        dc down -v --remove-orphans -t 10 >"$TMP/down.log" 2>&1 || cat "$TMP/down.log" >&2
     fi
     # Anything left with the project's label (a container that `down` missed).
     local left
@@ -108,8 +137,9 @@ teardown() {
     [ -n "$left" ] && docker volume rm -f $left >/dev/null 2>&1
     left=$(docker network ls -q --filter "label=com.docker.compose.project=$PROJECT")
     [ -n "$left" ] && docker network rm $left >/dev/null 2>&1
-    # The images built for this project, also when it never got as far as `up`.
-    docker images --format '{{.Repository}}:{{.Tag}}' | grep -E "^${PROJECT}[-_]" | xargs -r docker rmi >/dev/null 2>&1
+    # The images built for this project (this run's tag), also when it never got as far as `up`.
+    docker images --format '{{.Repository}}:{{.Tag}}' --filter "reference=khalid-tracker/*:$TAG" |
+        xargs -r docker rmi >/dev/null 2>&1
     # Untagged images this run left (build stages, a replaced Redis image).
     if [ "${KT_KEEP_BUILD_CACHE:-0}" != 1 ]; then
         docker images -q --filter dangling=true | sort -u | comm -13 "$dangling_before" - |
@@ -311,7 +341,7 @@ while [ "$TLS_PORT" = "$PORT" ]; do TLS_PORT=$(free_port) || { bad "a second fre
 URL=http://127.0.0.1:$PORT TLS_URL=https://127.0.0.1:$TLS_PORT
 # Published on loopback only: HTTP_PORT and HTTPS_PORT may carry the address. The load
 # below comes from one client (Docker's relay makes it the bridge's gateway): no rate limit.
-printf 'HTTP_PORT=127.0.0.1:%s\nHTTPS_PORT=127.0.0.1:%s\nRATE_LIMIT=0\n' "$PORT" "$TLS_PORT" >"$ENVF"
+printf 'HTTP_PORT=127.0.0.1:%s\nHTTPS_PORT=127.0.0.1:%s\nRATE_LIMIT=0\nKHALID_VERSION=%s\n' "$PORT" "$TLS_PORT" "$TAG" >"$ENVF"
 
 t=$(now)
 # docker-compose 1.x builds one image after the other unless told otherwise, and keeps the
@@ -324,7 +354,7 @@ else
     bad "images build" "$(tail -n 20 "$TMP/build.log" | tr '\n' ' ')"; exit 1
 fi
 for svc in nginx fcgi-app redis; do
-    img=$(docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "^${PROJECT}[-_]${svc}:" | head -n 1)
+    img=$(docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' --filter "reference=khalid-tracker/$svc:$TAG")
     log "image ${img:-?}"
 done
 
@@ -697,12 +727,8 @@ generated_refused() {
 secrets_used() { accepts default "$TMP/secrets/redis-admin.pass" && accepts khalid "$TMP/secrets/redis-worker.pass" && generated_refused; }
 checkw "the secret files' passwords are the admin's and the workers' (the workers count with theirs); the generated admin password is refused" secrets_used
 
-# redis_image: the ID of the image compose tags for the redis service (proj_redis or proj-redis).
-redis_image() {
-    local ref
-    ref=$(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E "^${PROJECT}[-_]redis:" | head -n 1)
-    [ -n "$ref" ] && docker image inspect -f '{{.Id}}' "$ref"
-}
+# redis_image: the ID of the image compose tags for the redis service.
+redis_image() { docker image inspect -f '{{.Id}}' "khalid-tracker/redis:$TAG"; }
 t=$(now)
 img_before=$(docker inspect -f '{{.Image}}' "$(cid1 redis)" 2>/dev/null)
 rebuilt=0 img_after= img_running=
@@ -878,7 +904,7 @@ teardown
 left=$( { docker ps -aq --filter "label=com.docker.compose.project=$PROJECT"
           docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT"
           docker network ls -q --filter "label=com.docker.compose.project=$PROJECT"
-          docker images -q --filter "reference=${PROJECT}*"; } | wc -l)
+          docker images -q --filter "reference=khalid-tracker/*:$TAG"; } | wc -l)
 base_left=0
 if [ -n "$BASE_MADE" ] && [ "${KT_KEEP_BUILD_CACHE:-0}" != 1 ] && [ "$BASE_SHARED" = 0 ] &&
     docker image inspect "$BASE_MADE" >/dev/null 2>&1; then base_left=1; fi
