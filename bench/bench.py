@@ -5,10 +5,13 @@ Starts the native stack (scripts/stack.sh) on a free port in a temp dir and meas
 with wrk, at the same connection count and duration:
   (a) nginx answering a tiny page from memory (/nginx-ping): the ceiling;
   (b) /       a rendered page, no Redis;
-  (c) /count  a rendered page plus a Redis INCR.
-Reports requests/s, p50/p99 latency, non-2xx and socket errors, the ratios (b)/(a) and
-(c)/(a), and the workers' resident memory, and checks the count: `visits` must rise by
-exactly the number of 200 answers nginx gave to (c) (nginx's access log is the tally:
+  (c) /count  a rendered page plus a Redis INCR;
+then, on a second stack with TLS=self-signed,
+  (d) /count over HTTPS (HTTP/1.1 keep-alive: wrk's handshakes at the start, then the
+      cost of encryption per request).
+Reports requests/s, p50/p99 latency, non-2xx and socket errors, the ratios (b)/(a),
+(c)/(a) and (d)/(c), and the workers' resident memory, and checks the count of (c) and (d):
+`visits` must rise by exactly the number of 200 answers nginx gave (its access log is the tally:
 wrk drops the requests in flight when it stops, and nginx finishes those with
 fastcgi_ignore_client_abort), at least one /count must have answered 200, and nginx must
 have logged at least as many 200s as wrk received answers, less its errors. When the
@@ -31,11 +34,12 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests"))
-from lib.stack import Stack, StackError  # noqa: E402
+from lib.stack import Stack, StackError, free_port  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
 PAGES = ("/nginx-ping", "/", "/count")
@@ -59,8 +63,9 @@ def wrk(url, duration, connections, threads=2, netns_pid=None):
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    parts = urllib.parse.urlsplit(url)
     return {
-        "path": url[url.index("/", len("http://")):],
+        "path": parts.path + ("?" + parts.query if parts.query else ""),
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "requests": requests,
         "p50_ms": ms("50%"),
@@ -121,15 +126,17 @@ def wait_until_still(size, period=1.1, tries=60):
 
 
 class NativeTarget:
-    """The native stack as a thing to measure: nginx on 127.0.0.1:PORT, its access log
-    file as the tally of answers, Redis over its unix socket as the counter."""
+    """The native stack as a thing to measure: nginx on 127.0.0.1:PORT (or its HTTPS_PORT),
+    its access log file as the tally of answers, Redis over its unix socket as the counter."""
     netns_pid = None
 
-    def __init__(self, stack, label="native"):
-        self.stack, self.label = stack, label
+    def __init__(self, stack, label="native", https_port=None):
+        self.stack, self.label, self.https_port = stack, label, https_port
         self.access_log = os.path.join(stack.state_dir, "log", "access.log")
 
     def url(self, path):
+        if self.https_port:
+            return "https://127.0.0.1:%d%s" % (self.https_port, path)
         return "http://127.0.0.1:%d%s" % (self.stack.port, path)
 
     def visits(self):
@@ -154,15 +161,24 @@ def measure(target, duration, connections):
         run(path, 1)
     a = run("/nginx-ping", duration)
     b = run("/", duration)
-    before, mark = target.visits(), target.log_mark()
-    c = run("/count", duration)
+    c, check = count_run(target, duration, connections)
+    return {"ceiling": a, "home": b, "count": c, "count_check": check,
+            "ratio_home": b["rps"] / a["rps"], "ratio_count": c["rps"] / a["rps"]}
+
+
+def count_run(target, duration, connections):
+    """wrk on the target's /count, and its count check: (wrk's numbers, the check)."""
+    # The log first: once it is still, the requests of a run before (a warm-up of /count)
+    # that nginx was finishing have counted too.
+    mark = target.log_mark()
+    before = target.visits()
+    c = wrk(target.url("/count"), duration, connections, netns_pid=target.netns_pid)
     ok200 = target.count_200s_since(mark)
     rose = target.visits() - before
     check = {"visits_rose_by": rose, "nginx_200s": ok200, "wrk_answers": c["requests"],
              "exact": rose == ok200}
     check["failures"] = count_failures(check, c)
-    return {"ceiling": a, "home": b, "count": c, "count_check": check,
-            "ratio_home": b["rps"] / a["rps"], "ratio_count": c["rps"] / a["rps"]}
+    return c, check
 
 
 def count_failures(check, c):
@@ -203,11 +219,11 @@ def keepalive_env(value):
 
 
 @contextlib.contextmanager
-def native_stack(args, name, workers=None, threads=None, keepalive=None):
+def native_stack(args, name, workers=None, threads=None, keepalive=None, env=None):
     """A started native stack that is stopped and removed on every way out, a failed start
     included."""
     stack = Stack(args.worker, workers=workers, threads=threads, name=name,
-                  nginx_processes=args.nginx_processes, env=keepalive_env(keepalive),
+                  nginx_processes=args.nginx_processes, env=dict(keepalive_env(keepalive), **(env or {})),
                   die_with_parent=True)
     try:
         stack.start()
@@ -263,7 +279,10 @@ HISTORY_COLUMNS = [
     # Added with the count check's failure exit; empty in the rows written before.
     "ceiling_non2xx", "ceiling_socket_errors", "home_non2xx", "home_socket_errors",
     "count_non2xx", "count_socket_errors", "count_nginx_200s", "count_visits_rose", "count_wrk_answers",
-    "load_average_before"]
+    "load_average_before",
+    # Added with (d), /count over HTTPS.
+    "https_count_rps", "https_count_p99_ms", "ratio_count_https", "https_count_exact", "https_count_non2xx",
+    "https_count_socket_errors"]
 
 
 def error_cells(m):
@@ -283,7 +302,10 @@ def results_table(rows):
              "|---|---:|---:|---:|---:|---:|---:|"]
     for label, m in rows:
         a = m["ceiling"]
-        for name, key in (("(a) nginx from memory", "ceiling"), ("(b) /", "home"), ("(c) /count", "count")):
+        for name, key in (("(a) nginx from memory", "ceiling"), ("(b) /", "home"), ("(c) /count", "count"),
+                          ("(d) /count over HTTPS", "count_https")):
+            if key not in m:  # (d) only where measured (make bench, not bench-deploy)
+                continue
             r = m[key]
             lines.append("| %s%s | %.0f | %.2f | %.2f | %d | %d | %.2f |" % (
                 label + " " if label else "", name, r["rps"], r["p50_ms"], r["p99_ms"], r["non2xx"],
@@ -308,6 +330,14 @@ def run_main(args):
         settings = stack_settings(stack)
         m = measure(NativeTarget(stack), args.duration, args.connections)
         rss = [rss_kb(p) for p in stack.worker_pids()]
+    # (d): the same settings with HTTPS, where plain HTTP would only redirect.
+    https_port = free_port()
+    with native_stack(args, "bench-https", args.workers, args.threads, args.keepalive,
+                      env={"TLS": "self-signed", "HTTPS_PORT": str(https_port)}) as stack:
+        target = NativeTarget(stack, "native-https", https_port)
+        wrk(target.url("/count"), 1, args.connections)  # warm-up, as measure() does
+        d, m["count_https_check"] = count_run(target, args.duration, args.connections)
+    m.update(count_https=d, ratio_count_https=d["rps"] / m["count"]["rps"])
     result = dict(m, when=now_utc(), machine=dict(machine(), load_average_before=load),
                   settings=dict(settings, connections=args.connections, duration_s=args.duration),
                   worker_rss_kb=rss)
@@ -320,6 +350,8 @@ def run_main(args):
                      settings["workers"], settings["threads_per_worker"], settings["fastcgi_keepalive"],
                      settings["nginx_worker_processes"], args.connections, args.duration))
     lines.append(count_line("", m["count_check"]))
+    lines.append(count_line("over HTTPS: ", m["count_https_check"]))
+    lines.append("/count over HTTPS: %.2f of the plain HTTP rate." % m["ratio_count_https"])
     lines.append("worker resident memory after the load: %s." % ", ".join("%.1f MB" % (k / 1024) for k in rss))
     table = "\n".join(lines)
     print(table)
@@ -336,8 +368,11 @@ def run_main(args):
         count_rps=round(c["rps"]), count_p99_ms=c["p99_ms"], ratio_home=round(m["ratio_home"], 3),
         ratio_count=round(m["ratio_count"], 3), count_exact=not m["count_check"]["failures"],
         max_worker_rss_kb=max(rss), fastcgi_keepalive=settings["fastcgi_keepalive"],
-        nginx_processes=settings["nginx_worker_processes"], load_average_before=load))
-    return 1 if m["count_check"]["failures"] else 0
+        nginx_processes=settings["nginx_worker_processes"], load_average_before=load,
+        https_count_rps=round(d["rps"]), https_count_p99_ms=d["p99_ms"],
+        ratio_count_https=round(m["ratio_count_https"], 3), https_count_exact=not m["count_https_check"]["failures"],
+        https_count_non2xx=d["non2xx"], https_count_socket_errors=d["socket_errors"]))
+    return 1 if m["count_check"]["failures"] or m["count_https_check"]["failures"] else 0
 
 
 def run_sizing(args):
