@@ -225,7 +225,7 @@ def t_https_pages(ctx):
     e.raise_if_any()
 
 
-@test("HTTP with HTTPS on: 308 to https://host:HTTPS_PORT with path and query, no HSTS, nothing counted; /health and /nginx-ping still answer")
+@test("HTTP with HTTPS on: 308 to https://host:HTTPS_PORT with path and query, no HSTS, nothing counted; /health, /nginx-ping, /nginx-status, /metrics still answer")
 def t_redirect(ctx):
     st = tls_stack(ctx, workers=1)
     ca = st.ca
@@ -258,6 +258,10 @@ def t_redirect(ctx):
     e.check(not r.header_all("Strict-Transport-Security"), "HTTP /health carries Strict-Transport-Security")
     r = http_get(st.port, "/nginx-ping")
     e.check(r.status == 200 and r.body == b"ok\n", "HTTP /nginx-ping answered %s %r" % (r.status, r.body[:60]))
+    # And the scrapers (both answer loopback only).
+    for path in ("/nginx-status", "/metrics"):
+        r = http_get(st.port, path)
+        e.check(r.status == 200, "HTTP %s answered %s, expected 200" % (path, r.status))
     e.raise_if_any()
 
 
