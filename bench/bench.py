@@ -6,9 +6,14 @@ with wrk, at the same connection count and duration:
   (a) nginx answering a tiny page from memory (/nginx-ping): the ceiling;
   (b) /       a rendered page, no Redis;
   (c) /count  a rendered page plus a Redis INCR;
+  (e) /stats  the statistics page: every figure read back from Redis in one round trip;
 then, on a second stack with TLS=self-signed,
   (d) /count over HTTPS (HTTP/1.1 keep-alive: wrk's handshakes at the start, then the
-      cost of encryption per request).
+      cost of encryption per request);
+and, on a third stack with TRACKING=0,
+  (f) /count without tracking: what recording page views costs, (c)/(f).
+wrk sends a browser's User-Agent, so that every page is a tracked view (wrk's own requests
+would carry none and count as a bot's).
 Reports requests/s, p50/p99 latency, non-2xx and socket errors, the ratios (b)/(a),
 (c)/(a) and (d)/(c), and the workers' resident memory, and checks the count of (c) and (d):
 `visits` must rise by exactly the number of 200 answers nginx gave (its access log is the tally:
@@ -43,13 +48,14 @@ from lib.stack import Stack, StackError, free_port  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
 PAGES = ("/nginx-ping", "/", "/count")
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
 
 def wrk(url, duration, connections, threads=2, netns_pid=None):
     """Runs wrk once against url and returns its numbers. netns_pid: run it inside that
     process's network namespace (the binary and files stay the host's)."""
     argv = ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration, "--latency",
-            "--timeout", "5s", url]
+            "--timeout", "5s", "-H", "User-Agent: " + BROWSER, url]
     if netns_pid is not None:
         argv = ["nsenter", "-t", str(netns_pid), "-n", "--"] + argv
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
@@ -282,7 +288,9 @@ HISTORY_COLUMNS = [
     "load_average_before",
     # Added with (d), /count over HTTPS.
     "https_count_rps", "https_count_p99_ms", "ratio_count_https", "https_count_exact", "https_count_non2xx",
-    "https_count_socket_errors"]
+    "https_count_socket_errors",
+    # Added with tracking: (e) /stats and (f) /count with TRACKING=0.
+    "stats_rps", "stats_p99_ms", "untracked_count_rps", "ratio_count_tracking"]
 
 
 def error_cells(m):
@@ -303,8 +311,9 @@ def results_table(rows):
     for label, m in rows:
         a = m["ceiling"]
         for name, key in (("(a) nginx from memory", "ceiling"), ("(b) /", "home"), ("(c) /count", "count"),
-                          ("(d) /count over HTTPS", "count_https")):
-            if key not in m:  # (d) only where measured (make bench, not bench-deploy)
+                          ("(d) /count over HTTPS", "count_https"), ("(e) /stats", "stats"),
+                          ("(f) /count, TRACKING=0", "count_untracked")):
+            if key not in m:  # (d) to (f) only where measured (make bench, not bench-deploy)
                 continue
             r = m[key]
             lines.append("| %s%s | %.0f | %.2f | %.2f | %d | %d | %.2f |" % (
@@ -328,7 +337,9 @@ def run_main(args):
     load = load_average()
     with native_stack(args, "bench", args.workers, args.threads, args.keepalive) as stack:
         settings = stack_settings(stack)
-        m = measure(NativeTarget(stack), args.duration, args.connections)
+        main = NativeTarget(stack)
+        m = measure(main, args.duration, args.connections)
+        m["stats"] = wrk(main.url("/stats"), args.duration, args.connections)
         rss = [rss_kb(p) for p in stack.worker_pids()]
     # (d): the same settings with HTTPS, where plain HTTP would only redirect.
     https_port = free_port()
@@ -338,6 +349,13 @@ def run_main(args):
         wrk(target.url("/count"), 1, args.connections)  # warm-up, as measure() does
         d, m["count_https_check"] = count_run(target, args.duration, args.connections)
     m.update(count_https=d, ratio_count_https=d["rps"] / m["count"]["rps"])
+    # (f): the same settings without tracking.
+    with native_stack(args, "bench-untracked", args.workers, args.threads, args.keepalive,
+                      env={"TRACKING": "0"}) as stack:
+        target = NativeTarget(stack, "native-untracked")
+        wrk(target.url("/count"), 1, args.connections)
+        untracked, m["count_untracked_check"] = count_run(target, args.duration, args.connections)
+    m.update(count_untracked=untracked, ratio_count_tracking=m["count"]["rps"] / untracked["rps"])
     result = dict(m, when=now_utc(), machine=dict(machine(), load_average_before=load),
                   settings=dict(settings, connections=args.connections, duration_s=args.duration),
                   worker_rss_kb=rss)
@@ -352,6 +370,11 @@ def run_main(args):
     lines.append(count_line("", m["count_check"]))
     lines.append(count_line("over HTTPS: ", m["count_https_check"]))
     lines.append("/count over HTTPS: %.2f of the plain HTTP rate." % m["ratio_count_https"])
+    lines.append(count_line("without tracking: ", m["count_untracked_check"]))
+    lines.append("/count with tracking: %.2f of its rate with TRACKING=0 (%.0f req/s)." % (
+        m["ratio_count_tracking"], m["count_untracked"]["rps"]))
+    lines.append("/stats: %.0f req/s, p99 %.1f ms, %d non-2xx." % (
+        m["stats"]["rps"], m["stats"]["p99_ms"], m["stats"]["non2xx"]))
     lines.append("worker resident memory after the load: %s." % ", ".join("%.1f MB" % (k / 1024) for k in rss))
     table = "\n".join(lines)
     print(table)
@@ -371,8 +394,11 @@ def run_main(args):
         nginx_processes=settings["nginx_worker_processes"], load_average_before=load,
         https_count_rps=round(d["rps"]), https_count_p99_ms=d["p99_ms"],
         ratio_count_https=round(m["ratio_count_https"], 3), https_count_exact=not m["count_https_check"]["failures"],
-        https_count_non2xx=d["non2xx"], https_count_socket_errors=d["socket_errors"]))
-    return 1 if m["count_check"]["failures"] or m["count_https_check"]["failures"] else 0
+        https_count_non2xx=d["non2xx"], https_count_socket_errors=d["socket_errors"],
+        stats_rps=round(m["stats"]["rps"]), stats_p99_ms=m["stats"]["p99_ms"], untracked_count_rps=round(untracked["rps"]),
+        ratio_count_tracking=round(m["ratio_count_tracking"], 3)))
+    checks = (m["count_check"], m["count_https_check"], m["count_untracked_check"])
+    return 1 if any(c["failures"] for c in checks) or m["stats"]["non2xx"] else 0
 
 
 def run_sizing(args):
