@@ -1,7 +1,8 @@
 #!/bin/bash
-# Container entrypoint for nginx: renders nginx.conf.in (the same file the native stack uses),
-# writes the first upstream block, starts nginx in the foreground, and runs the upstream
-# watcher beside it. If either stops, the container stops (and its restart policy applies).
+# Container entrypoint for nginx: renders nginx.conf.in (the same file the native stack uses)
+# and the upstream block (the lua balancer: upstream.sh -b), writes the first list of workers,
+# starts nginx in the foreground, and runs the upstream watcher beside it. If either stops,
+# the container stops (and its restart policy applies).
 #
 # Settings (environment):
 #   NGINX_WORKER_PROCESSES  default 1 ("auto" counts the host's CPUs, not the container's limit)
@@ -33,6 +34,9 @@ export NGINX_MIME_TYPES=/etc/nginx/mime.types
 export NGINX_ACCESS_LOG=${NGINX_ACCESS_LOG:-/dev/stdout khalid_json buffer=32k flush=1s}
 export NGINX_TEMP_DIR=$RUN_DIR/tmp
 export NGINX_UPSTREAM_CONF=$RUN_DIR/upstream.conf
+# The workers' addresses, which watch-upstream.sh keeps current and nginx's balancer reads.
+export NGINX_UPSTREAM_PEERS=$RUN_DIR/peers
+export NGINX_MODULES="/usr/lib/nginx/modules/ndk_http_module.so /usr/lib/nginx/modules/ngx_http_lua_module.so"
 export NGINX_LISTEN=${NGINX_LISTEN:-8080}
 export NGINX_STATIC_ROOT=/usr/share/khalid-tracker/static
 export NGINX_STATS_HTPASSWD=$RUN_DIR/stats.htpasswd
@@ -61,7 +65,7 @@ export NGINX_TLS_DIR=${NGINX_TLS_DIR:-/var/lib/khalid-tracker/tls}
 
 # FastCGI keep-alive pins a worker thread to every idle pooled connection (libfcgi reads the
 # next request from it): keepalive.sh derives the pool size from the workers' FCGI_THREADS
-# or checks the one given. watch-upstream.sh writes it into the upstream block.
+# or checks the one given. upstream.sh writes it into the upstream block.
 # "auto" becomes the CPUs this container may use (nproc honours cpusets; nginx 1.22's own
 # auto counts every CPU of the host), so nginx runs as many processes as the pool assumes.
 procs=$NGINX_WORKER_PROCESSES
@@ -75,7 +79,9 @@ mkdir -p "$RUN_DIR/tmp"
 "$LIB/render-conf.sh" "$LIB/nginx.conf.in" >"$NGINX_CONF.tmp"
 mv -f "$NGINX_CONF.tmp" "$NGINX_CONF"
 
-# First upstream block (waits briefly for a worker), then a config test before starting.
+# The upstream block, written once; the first list of workers (waits briefly for one); then
+# a config test before starting.
+"$LIB/upstream.sh" -b "$NGINX_UPSTREAM_PEERS" "$FASTCGI_KEEPALIVE" >"$NGINX_UPSTREAM_CONF"
 "$LIB/watch-upstream.sh" --once
 nginx -e stderr -c "$NGINX_CONF" -t -q
 

@@ -13,6 +13,8 @@
 #   RATE_LIMIT, RATE_BURST  requests a second per client address on /, /count, /about and
 #                    /stats (default 10; 0: no limit) and how many more at once (default 20)
 #   RATE_LIMIT_EXEMPT  addresses or networks never limited (default none)
+#   NGINX_MODULES    dynamic modules to load (paths of .so files, space-separated; the
+#                    container's lua module, for its balancer)
 # and HTTPS, off unless one of these is set:
 #   TLS_CERT, TLS_KEY  the certificate (leaf first, then intermediates) and its unencrypted
 #                    key, PEM files; TLS_CHAIN (optional) the issuer's chain, which turns on
@@ -36,6 +38,12 @@ for net in $(printf '%s' "${TRUSTED_PROXIES:-}" | tr ',' ' '); do
     real_ip="${real_ip}set_real_ip_from $net; "
 done
 [ -n "$real_ip" ] && real_ip="${real_ip}real_ip_header X-Forwarded-For; real_ip_recursive on;"
+load_modules=""
+for mod in ${NGINX_MODULES:-}; do
+    case $mod in /*.so) ;; *) echo "render-conf.sh: NGINX_MODULES: '$mod' is not the path of a .so file" >&2; exit 2 ;; esac
+    case $mod in *[!A-Za-z0-9_./+-]*) echo "render-conf.sh: NGINX_MODULES: '$mod': a path of letters, digits and _./+- only" >&2; exit 2 ;; esac
+    load_modules="${load_modules}load_module $mod; "
+done
 status_allow=""
 for net in $(printf '%s' "${NGINX_STATUS_ALLOW:-}" | tr ',' ' '); do
     case $net in *[!0-9a-fA-F.:/]*|'') echo "render-conf.sh: NGINX_STATUS_ALLOW: '$net' is not an address or network" >&2; exit 2 ;; esac
@@ -158,6 +166,7 @@ tls_lines() {
 
 tls_lines <"$template" | rate_lines |
     sed -e "s|@USER_LINE@|$NGINX_USER_LINE|" \
+        -e "s|@LOAD_MODULES@|$load_modules|" \
         -e "s|@WORKER_PROCESSES@|$NGINX_WORKER_PROCESSES|" \
         -e "s|@PID_FILE@|$NGINX_PID_FILE|" \
         -e "s|@MIME_TYPES@|$NGINX_MIME_TYPES|" \

@@ -1,14 +1,16 @@
 #!/bin/bash
-# Keeps nginx's `upstream khalid_workers` block equal to the running replicas of the worker
-# service, so `docker compose up --scale fcgi-app=N` and `docker service scale` take effect
-# without restarting nginx.
+# Keeps the workers of nginx's `upstream khalid_workers` equal to the running replicas of the
+# worker service, so `docker compose up --scale fcgi-app=N` and `docker service scale` take
+# effect without restarting nginx.
 #
 # nginx 1.22 resolves a host name in an upstream block once, at start or reload (the
 # `resolve` server parameter exists only from 1.27.3). So every UPSTREAM_INTERVAL seconds
 # this script asks Docker's DNS for every address of the service (all replicas), tries a TCP
 # connection to each on UPSTREAM_PORT, and when the set of usable addresses changes it
-# rewrites NGINX_UPSTREAM_CONF and reloads nginx gracefully (SIGHUP, as `nginx -s reload`:
-# in-flight requests finish on the old nginx worker processes).
+# rewrites NGINX_UPSTREAM_PEERS ("ADDRESS:PORT" a line), which nginx's balancer
+# (khalid_balancer.lua, see upstream.sh -b) re-reads every half second. nginx is never
+# reloaded for it: a reload closes every idle client keep-alive connection, and a client
+# that sent a request on one just then (wrk, many HTTP libraries) gets an error.
 #
 # The name asked: on Swarm `tasks.<service>`, every task's own address on every node (the
 # plain name is one virtual IP there, which would hide the tasks from nginx's balancing and
@@ -22,12 +24,12 @@
 # address is dropped: a worker that got SIGTERM closes its listening socket at once and its
 # container lingers a few seconds (fcgi-app/entrypoint.sh), so it is dropped here before its
 # address disappears, while nginx retries its refused connections on another worker.
-# With no usable address the last good set is kept; before the first one, a placeholder
-# `server 127.0.0.1:9 down;` lets nginx start and answer 502 until a worker appears.
+# With no usable address the last good set is kept; before the first one the file is empty
+# and nginx answers 502 until a worker appears.
 #
 # Usage: watch-upstream.sh          poll forever
 #        watch-upstream.sh --once   write the file once (waiting up to UPSTREAM_START_WAIT
-#                                   seconds for a worker) and exit; no reload
+#                                   seconds for a worker) and exit
 # Set UPSTREAM_DEBUG=1 to log every poll.
 set -uo pipefail
 
@@ -35,13 +37,8 @@ SERVICE=${UPSTREAM_SERVICE:-fcgi-app}
 PORT=${UPSTREAM_PORT:-9000}
 INTERVAL=${UPSTREAM_INTERVAL:-1}
 START_WAIT=${UPSTREAM_START_WAIT:-15}
-PARAMS=${UPSTREAM_SERVER_PARAMS:-max_fails=1 fail_timeout=2s}
-KEEPALIVE=${FASTCGI_KEEPALIVE:-0}   # idle nginx->worker connections kept per nginx process
-case $KEEPALIVE in ''|*[!0-9]*) echo "watch-upstream: FASTCGI_KEEPALIVE=$KEEPALIVE: expected a number" >&2; exit 2 ;; esac
-CONF=${NGINX_UPSTREAM_CONF:?NGINX_UPSTREAM_CONF is not set}
-PID_FILE=${NGINX_PID_FILE:-/run/nginx/nginx.pid}
-STATE=$CONF.set
-LIB=$(dirname "$0")   # upstream.sh lives beside this script
+PEERS=${NGINX_UPSTREAM_PEERS:?NGINX_UPSTREAM_PEERS is not set}
+STATE=$PEERS.set
 
 say() { echo "watch-upstream: $(date -u +%H:%M:%S.%3N) $*" >&2; }
 
@@ -110,20 +107,17 @@ poll() {
     done <<<"$PROBES"
 }
 
-write_conf() {  # $1: newline-separated addresses, or empty for upstream.sh's placeholder
-    local tmp=$CONF.tmp ip servers=()
-    if [ -n "$1" ]; then
-        while IFS= read -r ip; do
-            servers+=("$ip:$PORT")
-        done <<<"$1"
-    fi
+write_peers() {  # $1: newline-separated addresses, or empty for none yet
+    local tmp=$PEERS.tmp ip
     {
-        echo "# Written by watch-upstream.sh from the addresses of \"$NAME\"; do not edit."
-        # FastCGI keep-alive pins a worker thread to each open connection (libfcgi): the
-        # workers need more FCGI_THREADS than FASTCGI_KEEPALIVE x nginx worker processes.
-        "$LIB/upstream.sh" -z -p "$PARAMS" "$KEEPALIVE" "${servers[@]}"
-    } >"$tmp" || { say "cannot write $CONF (see above)"; return 1; }
-    mv -f "$tmp" "$CONF"
+        if [ -n "$1" ]; then
+            while IFS= read -r ip; do
+                echo "$ip:$PORT"
+            done <<<"$1"
+        fi
+    } >"$tmp" || { say "cannot write $PEERS"; return 1; }
+    # Renamed into place: nginx never reads half a list.
+    mv -f "$tmp" "$PEERS"
     printf '%s' "$1" >"$STATE"
 }
 
@@ -136,7 +130,7 @@ if [ "${1:-}" = --once ]; then
         [ -n "$LIVE" ] && break
         sleep 0.5
     done
-    write_conf "$LIVE" || exit 2
+    write_peers "$LIVE" || exit 2
     if [ -n "$LIVE" ]; then
         say "upstream $SERVICE: $(oneline "$LIVE")"
     else
@@ -153,15 +147,7 @@ while :; do
     [ -n "$LIVE" ] || continue          # none usable: keep the last good set
     [ "$LIVE" = "$current" ] && continue
     prev=$current
-    write_conf "$LIVE" || exit 2
-    # SIGHUP = `nginx -s reload` without parsing the whole configuration a second time (that
-    # costs most of a second on a busy machine). The master checks the new configuration and
-    # keeps the old one if it is bad; it can only be bad here if this script is.
-    if kill -HUP "$(cat "$PID_FILE" 2>/dev/null)" 2>/dev/null; then
-        current=$LIVE
-        say "upstream $SERVICE: $(oneline "$LIVE") (was: $(oneline "$prev"); $NAME: $RESOLVED); nginx reloaded"
-    else
-        say "cannot signal nginx (pid file $PID_FILE); will retry"
-        current=
-    fi
+    write_peers "$LIVE" || exit 2
+    current=$LIVE
+    say "upstream $SERVICE: $(oneline "$LIVE") (was: $(oneline "$prev"); $NAME: $RESOLVED); nginx reads it within 0.5 s"
 done

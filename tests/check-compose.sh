@@ -10,8 +10,9 @@
 # rises by exactly the number of /count requests; the monitoring profile (Prometheus and
 # its exporters healthy and hardened, every target scraped, the /count requests counted
 # through nginx, /metrics and /nginx-status still refused to the host); scaling to 5 and
-# back to 2 under load
-# fails no request and nginx uses the new set within 10 s without restarting; a worker
+# back to 2 under load fails no request, not even for a keep-alive client that never retries,
+# and nginx uses the new set within 10 s without restarting or reloading; an explicit nginx
+# reload under load fails no request of clients that retry as browsers do; a worker
 # killed under load does not stop / from answering; the count survives `restart redis`,
 # `down` + `up`, and a rebuild of the Redis image; then HTTPS with TLS=self-signed (every
 # page over HTTP/1.1 and HTTP/2 with the CA copied out of the volume, the redirect, HSTS,
@@ -261,10 +262,12 @@ app_ips() { # app-network addresses of the running workers, sorted
         docker inspect -f "{{(index .NetworkSettings.Networks \"${PROJECT}_app\").IPAddress}}" "$c"
     done | sort -t. -k1,1n -k2,2n -k3,3n -k4,4n
 }
-upstream_ips() {
-    docker exec "$(cid1 nginx)" cat /run/nginx/upstream.conf 2>/dev/null |
-        awk '$1 == "server" { split($2, a, ":"); print a[1] }' | sort -t. -k1,1n -k2,2n -k3,3n -k4,4n
+upstream_ips() { # the workers nginx's balancer reads (nginx/watch-upstream.sh writes them)
+    docker exec "$(cid1 nginx)" cat /run/nginx/peers 2>/dev/null |
+        awk -F: 'NF == 2 { print $1 }' | sort -t. -k1,1n -k2,2n -k3,3n -k4,4n
 }
+# The pids of nginx's worker processes: a reload replaces them.
+nginx_workers() { docker top "$NGINX" -eo pid,args 2>/dev/null | awk '/nginx: worker process/ { print $1 }' | sort | tr '\n' ' '; }
 visits() {
     docker exec "$(cid1 redis)" sh -c 'REDISCLI_AUTH="$(cat /run/redis/password)" redis-cli --raw get visits' 2>/dev/null | tr -d '\r'
 }
@@ -578,18 +581,18 @@ all_serve() {
 }
 to_epoch() { date -u -d "$1" +%s.%N; }
 newest_start() { cids fcgi-app | xargs docker inspect -f '{{.State.StartedAt}}' | sort | tail -n 1; }
-# last_reload "IP IP ...": reads `docker logs --timestamps` lines of the nginx container and
+# last_update "IP IP ...": reads `docker logs --timestamps` lines of the nginx container and
 # prints the full timestamp (date and time, from Docker) of the last nginx/watch-upstream.sh
-# reload with exactly these addresses. The script's own log line has the time of day only,
+# update with exactly these addresses. The script's own log line has the time of day only,
 # which no date can be put to safely around midnight.
-last_reload() {
+last_update() {
     grep -oE '^[0-9]{4}-[0-9-]+T[0-9:.]+Z watch-upstream: [0-9:.]+ upstream fcgi-app: [0-9. ]*' |
         awk -v want="$1" '{ t = $1; $1 = $2 = $3 = $4 = $5 = ""; gsub(/^ +| +$/, ""); if ($0 == want) last = t } END { print last }'
 }
-# reload_time "IP IP ...": that reload in epoch seconds, or nothing.
-reload_time() {
+# update_time "IP IP ...": that update in epoch seconds, or nothing.
+update_time() {
     local ts
-    ts=$(docker logs --timestamps "$NGINX" 2>&1 | last_reload "$1")
+    ts=$(docker logs --timestamps "$NGINX" 2>&1 | last_update "$1")
     [ -n "$ts" ] && to_epoch "$ts"
 }
 # event_time SINCE EVENT: the first EVENT (kill, die) of the project's workers since SINCE.
@@ -599,11 +602,11 @@ event_time() {
         sort -n | head -n 1 | awk '{ printf "%.3f", $1 / 1e9 }'
 }
 # scale_to N PREVIOUS: runs the scale command and waits until nginx uses exactly the running workers.
-# Sets CMD_S (compose's time), PICK_S (scale up: from the newest worker's start to the nginx
-# reload that added it; scale down: from the SIGTERM to the reload that dropped the stopping
-# ones), MARGIN_S (scale down: how long before the first stopped container exited).
+# Sets CMD_S (compose's time), PICK_S (scale up: from the newest worker's start to the
+# watcher's update that added it; scale down: from the SIGTERM to the update that dropped the
+# stopping ones), MARGIN_S (scale down: how long before the first stopped container exited).
 scale_to() {
-    local t0 t1 ips t_reload t_ref t_die
+    local t0 t1 ips t_update t_ref t_die
     CMD_S='?' PICK_S='?' MARGIN_S='?'
     t0=$(now)
     dc up -d --no-recreate --scale "fcgi-app=$1" >>"$TMP/scale.log" 2>&1 || return 1
@@ -611,8 +614,8 @@ scale_to() {
     wait_until 30 upstream_matches || return 1
     wait_until 15 all_serve || return 1
     ips=$(app_ips | tr '\n' ' ' | sed 's/ $//')
-    t_reload=$(reload_time "$ips")
-    [ -n "$t_reload" ] || return 1
+    t_update=$(update_time "$ips")
+    [ -n "$t_update" ] || return 1
     if [ "$(cids fcgi-app | wc -l)" -gt "${2:-0}" ]; then
         t_ref=$(to_epoch "$(newest_start)")
     else
@@ -621,42 +624,70 @@ scale_to() {
         docker events --since "${t0%.*}" --until "$(date +%s)" --filter "label=com.docker.compose.project=$PROJECT" \
             --filter "label=com.docker.compose.service=fcgi-app" --filter event=kill --filter event=die \
             --format '{{.TimeNano}} {{.Action}} {{.Actor.Attributes.name}}' 2>/dev/null >"$TMP/scale-down.events"
-        [ -n "$t_die" ] && MARGIN_S=$(elapsed "$t_reload" "$t_die")
+        [ -n "$t_die" ] && MARGIN_S=$(elapsed "$t_update" "$t_die")
     fi
-    [ -n "$t_ref" ] && PICK_S=$(elapsed "$t_ref" "$t_reload")
+    [ -n "$t_ref" ] && PICK_S=$(elapsed "$t_ref" "$t_update")
 }
 
 : >"$TMP/count.codes"
 before=$(visits)
-log "load: / with Connection: close and /count keep-alive, 8 connections each, while scaling 3 -> 5 -> 2"
+log "load: / with Connection: close and /count keep-alive, 8 connections each, and / from a keep-alive client that never retries, 32 connections, while scaling 3 -> 5 -> 2"
+workers_before=$(nginx_workers)
 load scale_root / 45 -H 'Connection: close' &
 lr=$!
 load scale_count /count 45 &
 lc=$!
+# No reload closes a kept-alive client connection, so a client that never sends a request
+# again (wrk, many HTTP libraries) sees no error either.
+/usr/bin/python3 "$ROOT/tests/noretry_load.py" "$PORT" / 45 32 0.05 >"$TMP/noretry.out" 2>"$TMP/noretry.err" &
+ln=$!
 sleep 4
 scale_to 5 3; rc5=$?
 n5=$(cids fcgi-app | wc -l)
-log "scale 3->5: compose took ${CMD_S}s; nginx reloaded with all 5 workers ${PICK_S}s after the newest one started"
+log "scale 3->5: compose took ${CMD_S}s; nginx's balancer had all 5 workers ${PICK_S}s after the newest one started"
 up_pick=$PICK_S
 sleep 5
 scale_to 2 5; rc2=$?
 n2=$(cids fcgi-app | wc -l)
-log "scale 5->2: compose took ${CMD_S}s; nginx reloaded without the 3 stopping workers ${PICK_S}s after their SIGTERM, ${MARGIN_S}s before the first of them exited"
+log "scale 5->2: compose took ${CMD_S}s; nginx's balancer dropped the 3 stopping workers ${PICK_S}s after their SIGTERM, ${MARGIN_S}s before the first of them exited"
 down_pick=$PICK_S
-awk -v r="$(reload_time "$(app_ips | tr '\n' ' ' | sed 's/ $//')")" '{ printf "#   %+.1fs %s %s\n", $1 / 1e9 - r, $2, $3 }' "$TMP/scale-down.events" 2>/dev/null
-wait "$lr" "$lc"
+awk -v r="$(update_time "$(app_ips | tr '\n' ' ' | sed 's/ $//')")" '{ printf "#   %+.1fs %s %s\n", $1 / 1e9 - r, $2, $3 }' "$TMP/scale-down.events" 2>/dev/null
+wait "$lr" "$lc" "$ln"
+workers_after=$(nginx_workers)
 after=$(visits)
 dc logs --no-color nginx 2>/dev/null | grep -o 'watch-upstream: .*' | tail -n 4 | cut -c1-160 | sed 's/^/  /' | while IFS= read -r l; do log "$l"; done
 within10() { [ "$1" != "?" ] && awk -v t="$1" 'BEGIN { exit !(t <= 10) }'; }
 check "scale to 5: 5 workers, nginx uses all 5 within 10 s (${up_pick}s)" '[ $rc5 = 0 ] && [ $n5 = 5 ] && within10 "$up_pick"'
 check "scale to 2: 2 workers, nginx uses only those within 10 s (${down_pick}s)" '[ $rc2 = 0 ] && [ $n2 = 2 ] && within10 "$down_pick"'
-check "nginx was reloaded, not restarted, while scaling" \
-    '[ "$(docker inspect -f "{{.State.StartedAt}} {{.RestartCount}}" "$NGINX")" = "$nginx_started 0" ]'
+check "nginx was neither restarted nor reloaded while scaling (worker processes $workers_before)" \
+    '[ "$(docker inspect -f "{{.State.StartedAt}} {{.RestartCount}}" "$NGINX")" = "$nginx_started 0" ] && [ -n "$workers_before" ] && [ "$workers_after" = "$workers_before" ]'
 check "no failed request during scaling: / with new connections ($(codes_summary scale_root))" all_200 scale_root
 check "no failed request during scaling: /count keep-alive ($(codes_summary scale_count))" all_200 scale_count
+read -r _ n_req _ n_non2xx _ n_err _ n_reused <"$TMP/noretry.out"
+check "no failed request during scaling: / from a keep-alive client that never retries ($n_req requests, $n_non2xx non-2xx, $n_err socket errors $(cat "$TMP/noretry.err"))" \
+    'is_count "$n_req" && [ "$n_req" -gt 0 ] && [ "$n_non2xx" = 0 ] && [ "$n_err" = 0 ]'
 total=$(count_200)
 check "visits rose by exactly the $total answered /count requests while scaling ($before -> $after)" \
     'is_count "$before" && is_count "$after" && [ "$total" -gt 0 ] && [ $((after - before)) = "$total" ]'
+
+# ---------------------------------------------------------------- 6b. an explicit reload under load
+# `nginx -s reload` (a new configuration, certificates) still closes idle client connections:
+# clients that retry as browsers and curl do see nothing of it, and nothing counts twice.
+before=$(visits)
+load reload_root / 10 -H 'Connection: close' &
+lr=$!
+load reload_count /count 10 &
+lc=$!
+sleep 3
+reload_out=$(docker exec "$NGINX" nginx -c /run/nginx/nginx.conf -s reload 2>&1); reload_rc=$?
+sleep 3
+docker exec "$NGINX" nginx -c /run/nginx/nginx.conf -s reload >/dev/null 2>&1
+wait "$lr" "$lc"
+after=$(visits)
+reload_200=$(grep -c '^200$' "$TMP/reload_count.codes")
+check "two 'nginx -s reload' under load: no failed request (/: $(codes_summary reload_root); /count keep-alive: $(codes_summary reload_count)), visits +$reload_200 exactly ($before -> $after)" \
+    '[ "$reload_rc" = 0 ] && all_200 reload_root && all_200 reload_count && is_count "$before" && is_count "$after" && [ $((after - before)) = "$reload_200" ]'
+[ "$reload_rc" = 0 ] || log "nginx -s reload: $reload_out"
 
 # ---------------------------------------------------------------- 7. a worker killed under load
 victim=$(cids fcgi-app | head -n 1)
