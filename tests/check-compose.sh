@@ -42,7 +42,7 @@ export DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0
 unset COMPOSE_FILE COMPOSE_PROJECT_NAME KHALID_VERSION WORKERS HTTP_PORT REDIS_PASSWORD REDIS_ADMIN_PASSWORD_FILE REDIS_WORKER_PASSWORD_FILE \
       APP_NAME FCGI_THREADS REDIS_TIMEOUT_MS SHOW_SERVED_BY GITHUB_URL LINKEDIN_URL \
       NGINX_WORKER_PROCESSES FASTCGI_KEEPALIVE TLS TLS_CERT TLS_KEY TLS_CHAIN HTTPS_PORT HSTS_MAX_AGE \
-      SERVER_NAME RATE_LIMIT RATE_BURST RATE_LIMIT_EXEMPT
+      SERVER_NAME RATE_LIMIT RATE_BURST RATE_LIMIT_EXEMPT PROMETHEUS_PORT SCRAPE_INTERVAL MONITORING_SUBNET
 
 if [ -z "${COMPOSE:-}" ]; then
     commands=()
@@ -183,6 +183,18 @@ interrupted() {
 trap interrupted INT TERM
 
 # ---------------------------------------------------------------- helpers
+# free_subnet: a /24 in 172.31.0.0/16 that no Docker network here overlaps. The monitoring
+# network's subnet is fixed (MONITORING_SUBNET, the only one allowed to read /metrics), so
+# two projects on one engine, like a test beside a running deployment, need different ones.
+free_subnet() {
+    docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}} {{end}}' $(docker network ls -q) 2>/dev/null |
+        python3 -c '
+import ipaddress, random, sys
+used = [ipaddress.ip_network(s, strict=False) for s in sys.stdin.read().split() if ":" not in s]
+free = [n for n in (ipaddress.ip_network("172.31.%d.0/24" % x) for x in range(256))
+        if not any(n.overlaps(u) for u in used)]
+print(random.choice(free) if free else "")'
+}
 free_port() {
     local p i
     for ((i = 0; i < 100; i++)); do
@@ -345,6 +357,9 @@ URL=http://127.0.0.1:$PORT TLS_URL=https://127.0.0.1:$TLS_PORT
 # Published on loopback only: HTTP_PORT and HTTPS_PORT may carry the address. The load
 # below comes from one client (Docker's relay makes it the bridge's gateway): no rate limit.
 printf 'HTTP_PORT=127.0.0.1:%s\nHTTPS_PORT=127.0.0.1:%s\nRATE_LIMIT=0\nKHALID_VERSION=%s\n' "$PORT" "$TLS_PORT" "$TAG" >"$ENVF"
+SUBNET=$(free_subnet)
+[ -n "$SUBNET" ] || { bad "a free subnet for the monitoring network"; exit 1; }
+printf 'MONITORING_SUBNET=%s\n' "$SUBNET" >>"$ENVF"
 
 t=$(now)
 # docker-compose 1.x builds one image after the other unless told otherwise, and keeps the
@@ -553,7 +568,9 @@ check "Prometheus sees the 3 workers: count(khalid_threads) = 3" wait_until 20 t
 check "Prometheus sees Redis up and the volume's file system at /data" \
     '[ "$(prom redis_up)" = 1 ] && [ -n "$(prom "node_filesystem_avail_bytes{mountpoint=\"/data\"}")" ]'
 COUNT_SUM='sum(khalid_http_requests_total{route="/count",code="200"})'
+# No /count series yet is none counted.
 before=$(prom "$COUNT_SUM")
+before=${before:-0}
 codes=$(curl -s --max-time 15 -o /dev/null -w '%{http_code}\n' "$URL/count?m=[1-30]" 2>/dev/null | sort | uniq -c | tr -s ' ')
 counted() { [ "$(prom "$COUNT_SUM")" = "$((before + 30))" ]; }
 wait_until 20 counted
