@@ -320,6 +320,9 @@ class Swarm(Compose):
                           "reference=khalid-tracker/*:%s" % self.tag, check=False).split()
             if mine:
                 docker("rmi", *mine, check=False)
+            new = dangling_images() - self.dangling_before  # build stages the classic builder leaves
+            if new:
+                docker("rmi", *sorted(new), check=False)
         if self.labelled:
             docker("node", "update", "--label-rm", "khalid.redis", self.labelled, check=False)
         if self.swarm_made:

@@ -7,11 +7,13 @@
 #                             volumes (the count) and the images stay
 #   scripts/swarm.sh config   prints the stack file it deploys (below)
 #
-# `docker stack deploy` refuses three things compose.yml holds for compose: services with
-# `profiles:` (the monitoring profile: compose only, left out here), `mem_limit` and
-# `pids_limit` (docker-compose 1.29 refuses their Swarm form, deploy.resources.limits.pids).
-# So the stack file is compose.yml with those services left out and the two limits moved to
-# deploy.resources.limits (memory, pids); everything else is compose.yml as it is.
+# `docker stack deploy` refuses things compose.yml holds for compose: services with
+# `profiles:` (the monitoring profile: compose only, left out here), and the limits
+# `mem_limit`, `pids_limit` and `cpus` (compose.yml cannot hold them as Swarm wants them,
+# in deploy.resources.limits: docker-compose 1.29 refuses `pids` there, Compose v2 refuses
+# pids_limit beside any limit there). So the stack file is compose.yml with those services
+# left out and the three limits moved to deploy.resources.limits (memory, pids, cpus);
+# everything else is compose.yml as it is.
 #
 # Run on a manager node. Settings (environment; make swarm-deploy passes them through):
 #   STACK           the stack's name (default khalid): services STACK_nginx, STACK_fcgi-app...
@@ -58,6 +60,8 @@ for s in doc["services"].values():
         limits["memory"] = s.pop("mem_limit")
     if "pids_limit" in s:
         limits["pids"] = s.pop("pids_limit")
+    if "cpus" in s:
+        limits["cpus"] = str(s.pop("cpus"))
 yaml.safe_dump(doc, sys.stdout, sort_keys=False, default_flow_style=False, width=1000)
 PY
 stack_file() { /usr/bin/python3 -c "$RENDER" compose.yml; }

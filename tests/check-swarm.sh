@@ -110,12 +110,12 @@ exec 7>&1 8>&2
 dangling_before=$TMP/dangling.before
 docker images -q --filter dangling=true | sort -u >"$dangling_before"
 NS="label=com.docker.stack.namespace=$STACK"
-stack_left() { # what of the stack is still there, one line each
-    docker service ls -q --filter "$NS"
+stack_left() { # what of the stack is still there, one line each (a swarm left has no services)
+    docker service ls -q --filter "$NS" 2>/dev/null
     docker ps -aq --filter "$NS"
     docker network ls -q --filter "$NS"
     docker volume ls -q --filter "$NS"
-    docker secret ls -q --filter "$NS"
+    docker secret ls -q --filter "$NS" 2>/dev/null
     docker images -q --filter "reference=khalid-tracker/*:$TAG" --filter "reference=khalid-tracker/*:$TAG2"
 }
 teardown() {
@@ -188,6 +188,17 @@ interrupted() {
 trap interrupted INT TERM
 
 # ---------------------------------------------------------------- helpers
+# free_subnet: a /24 in 172.31.0.0/16 that no Docker network here overlaps, for compose.yml's
+# monitoring network (a fixed subnet: Swarm rejects a task whose overlay overlaps another).
+free_subnet() {
+    docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}} {{end}}' $(docker network ls -q) 2>/dev/null |
+        python3 -c '
+import ipaddress, random, sys
+used = [ipaddress.ip_network(s, strict=False) for s in sys.stdin.read().split() if ":" not in s]
+free = [n for n in (ipaddress.ip_network("172.31.%d.0/24" % x) for x in range(256))
+        if not any(n.overlaps(u) for u in used)]
+print(random.choice(free) if free else "")'
+}
 free_port() {
     local p i
     for ((i = 0; i < 100; i++)); do
@@ -341,6 +352,8 @@ PORT=$(free_port) || { bad "a free host port"; exit 1; }
 TLS_PORT=$PORT
 while [ "$TLS_PORT" = "$PORT" ]; do TLS_PORT=$(free_port) || { bad "a second free host port"; exit 1; }; done
 URL=http://127.0.0.1:$PORT
+SUBNET=$(free_subnet)
+[ -n "$SUBNET" ] || { bad "a free /24 in 172.31.0.0/16 for the monitoring network"; exit 1; }
 t=$(now)
 DEPLOYED=1
 # Swarm's routing mesh needs IPVS in the kernel; without it (as in some VMs) nginx publishes
@@ -348,7 +361,7 @@ DEPLOYED=1
 PUBLISH_MODE=ingress
 [ -e /proc/net/ip_vs ] || { PUBLISH_MODE=host; log "this kernel has no IPVS (/proc/net/ip_vs): PUBLISH_MODE=host"; }
 # The load below comes from one client (one address to nginx): no rate limit.
-if PUBLISH_MODE=$PUBLISH_MODE STACK=$STACK HTTP_PORT=$PORT HTTPS_PORT=$TLS_PORT WORKERS=3 KHALID_VERSION=$TAG SECRETS_DIR=$TMP/secrets RATE_LIMIT=0 \
+if MONITORING_SUBNET=$SUBNET PUBLISH_MODE=$PUBLISH_MODE STACK=$STACK HTTP_PORT=$PORT HTTPS_PORT=$TLS_PORT WORKERS=3 KHALID_VERSION=$TAG SECRETS_DIR=$TMP/secrets RATE_LIMIT=0 \
         bash "$ROOT/scripts/swarm.sh" deploy >"$TMP/deploy.log" 2>&1; then
     ok "scripts/swarm.sh deploy (make swarm-deploy): images built and tagged :$TAG, stack $STACK deployed ($(elapsed "$t" "$(now)") s)"
 else
@@ -426,22 +439,37 @@ check "visits rose by exactly 60 after 60 /count requests ($before -> $after)" \
     'is_count "$before" && is_count "$after" && [ $((after - before)) = 60 ] && [ "$(grep -c "^200$" "$TMP/count.codes")" = 60 ]'
 
 # ---------------------------------------------------------------- 5. docker service scale under load
+# reload_time "IP IP ...": when nginx/watch-upstream.sh last switched nginx to exactly these
+# workers, in epoch seconds, from Docker's timestamps of the nginx task's log.
+reload_time() {
+    local ts
+    ts=$(docker service logs --timestamps --raw "${STACK}_nginx" 2>/dev/null |
+        grep -oE '^[0-9]{4}-[0-9-]+T[0-9:.]+Z watch-upstream: [0-9:.]+ upstream fcgi-app: [0-9. ]*' |
+        awk -v want="$1" '{ t = $1; $1 = $2 = $3 = $4 = $5 = ""; gsub(/^ +| +$/, ""); if ($0 == want) last = t } END { print last }')
+    [ -n "$ts" ] && to_epoch "$ts"
+}
 # scale_to N PREVIOUS: scales the workers, waits until nginx uses exactly the tasks Swarm
 # wants running, each answering, then until the service has converged. PICK_S: seconds from
 # the change (the newest task's start when scaling up, the scale command when scaling down)
-# to nginx using the new set.
+# to the watcher switching nginx to the new set.
 scale_to() {
-    local t0 t1 t_ref
+    local t0 t_ref t_reload ips
     PICK_S='?'
     t0=$(now)
     docker service scale --detach "${STACK}_fcgi-app=$1" >>"$TMP/scale.log" 2>&1 || return 1
     wait_until 90 uses_set_of "$1" || return 1
-    t1=$(now)
+    ips=$(task_ips | tr '\n' ' ' | sed 's/ $//')
+    t_reload=$(reload_time "$ips")
+    if [ -z "$t_reload" ]; then
+        log "no switch to [$ips] in nginx's log; its last ones:"
+        docker service logs --timestamps --raw "${STACK}_nginx" 2>&1 | grep -F 'watch-upstream:' | tail -n 3 | sed 's/^/#   /'
+        return 1
+    fi
     t_ref=$t0
     if [ "$1" -gt "$2" ]; then
         t_ref=$(to_epoch "$(cids fcgi-app | xargs docker inspect -f '{{.State.StartedAt}}' | sort | tail -n 1)")
     fi
-    PICK_S=$(elapsed "$t_ref" "$t1")
+    PICK_S=$(elapsed "$t_ref" "$t_reload")
     wait_until 90 converged
 }
 uses_set_of() { [ "$(cids fcgi-app | wc -l)" = "$1" ] && uses_set; }
@@ -449,6 +477,7 @@ within10() { [ "$1" != "?" ] && awk -v t="$1" 'BEGIN { exit !(t <= 10) }'; }
 : >"$TMP/count.codes"
 before=$(visits)
 log "load: / with Connection: close and /count keep-alive, 8 connections each, while scaling 3 -> 4 -> 2"
+nginx_task=$(cid1 nginx)
 start_load scale
 sleep 3
 scale_to 4 3; rc4=$?; n4=$(cids fcgi-app | wc -l); up_pick=$PICK_S
@@ -459,12 +488,16 @@ stop_load
 after=$(visits)
 docker service logs --raw "${STACK}_nginx" 2>/dev/null | grep -o 'watch-upstream: .*' | tail -n 3 | cut -c1-160 |
     while IFS= read -r l; do log "  $l"; done
-asked_tasks() { docker service logs --raw "${STACK}_nginx" 2>/dev/null | grep -q 'upstream fcgi-app: .*; tasks\.fcgi-app: '; }
+asked_tasks() {
+    docker service logs --raw "${STACK}_nginx" >"$TMP/nginx-now.log" 2>&1
+    grep -q 'upstream fcgi-app: .*; tasks\.fcgi-app: ' "$TMP/nginx-now.log"
+}
 check "nginx/watch-upstream.sh followed the scaling through tasks.fcgi-app (Swarm's name for every task)" asked_tasks
 check "docker service scale to 4: 4 tasks, nginx uses all 4 within 10 s of the newest one's start (${up_pick}s)" \
     '[ $rc4 = 0 ] && [ $n4 = 4 ] && within10 "$up_pick"'
 check "docker service scale to 2: 2 tasks, nginx uses only those within 10 s of the command (${down_pick}s)" \
     '[ $rc2 = 0 ] && [ $n2 = 2 ] && within10 "$down_pick"'
+check "nginx's task kept running while scaling (${nginx_task:0:12} -> $(cid1 nginx | cut -c1-12))" '[ "$(cid1 nginx)" = "$nginx_task" ]'
 check "no failed request while scaling: / with new connections ($(codes_summary scale_root))" all_200 scale_root
 check "no failed request while scaling: /count keep-alive ($(codes_summary scale_count))" all_200 scale_count
 total=$(count_200)
@@ -484,6 +517,7 @@ if docker build --label "khalid.test.rebuild=$TAG2" -t "khalid-tracker/fcgi-app:
 else
     bad "the worker image rebuilt" "$(tail -n 5 "$TMP/rebuild.log" | tr '\n' ' ')"; new_image=
 fi
+rm -f "$TMP"/*count*.codes
 : >"$TMP/count.codes"
 before=$(visits)
 start_load update
@@ -492,13 +526,18 @@ t=$(now)
 rc=0
 timeout 300 docker service update --detach=false --no-resolve-image --image "khalid-tracker/fcgi-app:$TAG2" "${STACK}_fcgi-app" \
     >"$TMP/update.log" 2>&1 || rc=$?
+update_state() { docker service inspect -f '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "${STACK}_fcgi-app"; }
+# The CLI returns once the new tasks run; Swarm calls the update completed after `monitor`.
+update_done() { [ "$(update_state)" != updating ]; }
+wait_until 60 update_done
 update_s=$(elapsed "$t" "$(now)")
-update_state=$(docker service inspect -f '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "${STACK}_fcgi-app")
+update_state=$(update_state)
 wait_until 60 converged
 wait_until 30 uses_set
 sleep 2
 stop_load
 after=$(visits)
+total=$(count_200)
 log "rolling update: ${update_s}s, state $update_state; tasks before: $old_tasks; now: $(short_ids | tr '\n' ' ')"
 new_serving() {
     local c
@@ -514,7 +553,6 @@ new_serving() {
 checkw "rolling update (docker service update --image :$TAG2) completed: 2 new tasks on the new image, both serving, nginx on exactly them" new_serving
 check "no failed request during the rolling update: / with new connections ($(codes_summary update_root))" all_200 update_root
 check "no failed request during the rolling update: /count keep-alive ($(codes_summary update_count))" all_200 update_count
-total=$(count_200)
 check "visits rose by exactly the $total answered /count requests during the update ($before -> $after)" \
     'is_count "$before" && is_count "$after" && [ "$total" -gt 0 ] && [ $((after - before)) = "$total" ]'
 
