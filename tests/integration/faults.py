@@ -229,6 +229,10 @@ def t_redis_refuses_writes(ctx):
     r, took = poll(lambda: (lambda r: r if r.status == 200 else None)(http_get(st.port, "/count")), REDIS_RECOVERY)
     e.check(r is not None and visits_on(r.text) == before + 1, "/count after maxmemory was restored: %s showing %s"
             % (r and r.status, r and visits_on(r.text)))
+    # Once per worker when it starts and once when it ends, not a line per refused request.
+    logged = len([line for line in st.log_text().splitlines() if re.search(r"khalid-fcgi\[\d+\]: redis", line)])
+    e.check(logged <= 2 * len(starts), "the workers logged %d Redis lines for one refusal (%d workers)"
+            % (logged, len(starts)))
     same_workers(e, starts, "while Redis refused writes")
     e.raise_if_any()
     ctx.note("worker log: %s" % (lines[0].strip()[:160] if lines else "-"))
