@@ -443,7 +443,8 @@ check "visits rose by exactly 60 after 60 /count requests ($before -> $after)" \
 # workers, in epoch seconds, from Docker's timestamps of the nginx task's log.
 reload_time() {
     local ts
-    ts=$(docker service logs --timestamps --raw "${STACK}_nginx" 2>/dev/null |
+    # The watcher writes to stderr, which docker service logs keeps as its own stderr.
+    ts=$(docker service logs --timestamps --raw "${STACK}_nginx" 2>&1 |
         grep -oE '^[0-9]{4}-[0-9-]+T[0-9:.]+Z watch-upstream: [0-9:.]+ upstream fcgi-app: [0-9. ]*' |
         awk -v want="$1" '{ t = $1; $1 = $2 = $3 = $4 = $5 = ""; gsub(/^ +| +$/, ""); if ($0 == want) last = t } END { print last }')
     [ -n "$ts" ] && to_epoch "$ts"
@@ -486,7 +487,7 @@ scale_to 2 4; rc2=$?; n2=$(cids fcgi-app | wc -l); down_pick=$PICK_S
 sleep 2
 stop_load
 after=$(visits)
-docker service logs --raw "${STACK}_nginx" 2>/dev/null | grep -o 'watch-upstream: .*' | tail -n 3 | cut -c1-160 |
+docker service logs --raw "${STACK}_nginx" 2>&1 | grep -o 'watch-upstream: .*' | tail -n 3 | cut -c1-160 |
     while IFS= read -r l; do log "  $l"; done
 asked_tasks() {
     docker service logs --raw "${STACK}_nginx" >"$TMP/nginx-now.log" 2>&1
