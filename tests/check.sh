@@ -26,7 +26,7 @@ export LSAN_OPTIONS=report_objects=1
 # How many checks each suite has. A suite that runs fewer (or more) fails: update the
 # number in the same commit that adds or removes a check.
 declare -A EXPECTED=(
-    [unit]=87 [store]=11 [nginx]=2 [colour]=22 [integration]=69 [valgrind]=6 [sanitizer]=6 [promtool]=17
+    [unit]=87 [store]=11 [nginx]=3 [colour]=22 [integration]=69 [valgrind]=6 [sanitizer]=6 [promtool]=17
 )
 
 passed=0
@@ -81,9 +81,11 @@ nginx_config() {
     local d=$log/nginx ok=0 bad=0 settings
     mkdir -p "$d/temp"
     nginx/upstream.sh "$(nginx/keepalive.sh "" 64 1)" "unix:$d/w.sock" >"$d/upstream.conf" || bad=1
-    for settings in "" "TRUSTED_PROXIES=10.0.0.0/8,2001:db8::/32 STATS_PASSWORD=s3cret NGINX_STATUS_ALLOW=172.31.254.0/24 RATE_LIMIT=5 RATE_BURST=0 RATE_LIMIT_EXEMPT=10.0.0.0/8,::1"; do
+    for settings in "" "TRUSTED_PROXIES=10.0.0.0/8,2001:db8::/32 STATS_PASSWORD=s3cret NGINX_STATUS_ALLOW=172.31.254.0/24 RATE_LIMIT=5 RATE_BURST=0 RATE_LIMIT_EXEMPT=10.0.0.0/8,::1" \
+                    "TLS=self-signed NGINX_TLS_DIR=$d/tls NGINX_HTTPS_LISTEN=127.0.0.1:2 NGINX_HTTPS_PUBLIC_PORT=443 HSTS_MAX_AGE=600"; do
         if env -u TRUSTED_PROXIES -u STATS_PASSWORD -u STATS_PASSWORD_FILE -u NGINX_STATUS_ALLOW \
-            -u RATE_LIMIT -u RATE_BURST -u RATE_LIMIT_EXEMPT $settings \
+            -u RATE_LIMIT -u RATE_BURST -u RATE_LIMIT_EXEMPT -u TLS -u TLS_CERT -u TLS_KEY -u TLS_CHAIN \
+            -u HSTS_MAX_AGE -u SERVER_NAME $settings \
             NGINX_USER_LINE="" NGINX_WORKER_PROCESSES=1 NGINX_PID_FILE="$d/nginx.pid" \
             NGINX_MIME_TYPES=/etc/nginx/mime.types NGINX_ACCESS_LOG=off NGINX_TEMP_DIR="$d/temp" \
             NGINX_UPSTREAM_CONF="$d/upstream.conf" NGINX_LISTEN=127.0.0.1:1 \
