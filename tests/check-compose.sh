@@ -543,10 +543,17 @@ else
     bad "monitoring profile built and up" "$(tail -n 8 "$TMP/mon-build.log" "$TMP/mon-up.log" | tr '\n' ' ')"
 fi
 for svc in "${MON[@]}"; do
-    log "image $(docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "^${PROJECT}[-_]${svc}:" | head -n 1)"
+    log "image $(docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' --filter "reference=khalid-tracker/$svc:$TAG")"
 done
 mon_healthy() { local s; for s in "${MON[@]}"; do [ "$(health_of "$(cid1 "$s")")" = healthy ] || return 1; done; }
 check "the 4 monitoring containers healthy (healthchecks)" wait_until 90 mon_healthy
+# What each monitoring container and nginx said, when one is not healthy.
+if ! mon_healthy; then
+    for svc in nginx "${MON[@]}"; do
+        c=$(cid1 "$svc")
+        log "$svc: ${c:+$(health_of "$c"), }$(docker logs --tail 4 "$c" 2>&1 | grep -v '"method"' | tr '\n' ' ' | cut -c1-300)"
+    done
+fi
 mon_hardened() {
     local s c
     for s in "${MON[@]}"; do
