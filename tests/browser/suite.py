@@ -3,15 +3,10 @@ targets, headings), and the Suite that starts a stack and two Chromiums and chec
 page through them. tests/browser/run.py runs it; the module docstring there says what is
 checked.
 """
-import base64
-import hashlib
-import json
 import os
 import re
 import shutil
 import signal
-import ssl
-import subprocess
 import tempfile
 import threading
 import time
@@ -22,102 +17,16 @@ from selenium.webdriver.common.keys import Keys
 from browser.chrome import VIEWPORTS, Browser, png_size
 from browser.colour import (MIN_FOCUS_CONTRAST, MIN_TEXT_CONTRAST, hexc, page_backdrops, parse_color,
                             ring_contrast, static_contrast, text_contrast)
-from browser.probes import JS_AFTER_TAB, JS_FACTS, JS_FOCUS_START, JS_STATS, JS_TEXT_COLOURS
+from browser import checks_https
+from browser.checks_https import HttpsChecks
+from browser.checks_links import LinkChecks
+from browser.checks_stats import StatsChecks
+from browser.site import APP_NAME, GITHUB_URL, LINKEDIN_URL, PAGES, PAGE_404, PAGE_503, SEED_VISITS, expected_h1
+from browser.probes import JS_AFTER_TAB, JS_FACTS, JS_FOCUS_START, JS_TEXT_COLOURS
 from lib.results import Deadline, Failure
 from lib.stack import REPO, Stack, free_port, http_get, proc_alive, wait_gone
 
-APP_NAME = "Khalid Tracker"
-# Visits from people's browsers, so that /stats has something in every list: the suite's
-# own Chromium says HeadlessChrome, which counts as a bot.
-SEED_VIEWS = [
-    ("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-     "https://news.ycombinator.com/item?id=1", "/"),
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "Chrome/126.0.0.0 Safari/537.36", "https://www.google.com/", "/about"),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-     "Version/17.5 Mobile/15E148 Safari/604.1", "https://github.com/example", "/"),
-    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-     "Version/17.5 Safari/605.1.15", "https://news.ycombinator.com/", "/stats"),
-    ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "Chrome/126.0.0.0 Mobile Safari/537.36", "", "/"),
-    ("Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-     "Version/17.5 Mobile/15E148 Safari/604.1", "https://duckduckgo.com/", "/about"),
-] * 3
-
-# The off-site links come from configuration: the test sets its own and expects exactly them.
-GITHUB_URL = "https://github.com/example/khalid-tracker"
-LINKEDIN_URL = "https://www.linkedin.com/in/example"
-SEED_VISITS = 1234566            # the first /count then shows 1,234,567
-
-# What each link's accessible name promises: a path on the site, the skip link's target,
-# or an off-site URL from configuration. A link whose name is not here fails the link check
-# (add new links here, so that the test knows where they must lead).
-LINK_TARGETS = {
-    APP_NAME: "/", "Home": "/", "Back home": "/",
-    "Live count": "/count", "See the live count": "/count", "Count me again": "/count",
-    "About": "/about", "How it works": "/about", "About this site": "/about",
-    "Stats": "/stats", "See the stats": "/stats",
-    "Today": "/stats?period=day", "7 days": "/stats?period=7d", "30 days": "/stats?period=30d",
-    # /stats shows the day unless asked otherwise, and its JSON link follows the period.
-    "same figures as JSON": "/api/stats?period=day", "the views per day as CSV": "/api/export.csv",
-    "Skip to content": "#main",
-    "GitHub": GITHUB_URL, "LinkedIn": LINKEDIN_URL,
-}
-# Links to data, not pages: their href is checked and the target fetched (status 200 and
-# this content type), never clicked (the browser would download the CSV).
-DATA_TYPES = {"/api/stats": "application/json", "/api/export.csv": "text/csv"}
-PERIODS = {"day": "Today", "7d": "7 days", "30d": "30 days"}
-H1_404 = "Error 404: Page not found"
-H1_503 = "Error 503: The counter is taking a break"
-
-
-def expected_h1(path, redis_up=True):
-    """A regex the h1 (textContent, whitespace collapsed) of the page at path (a query
-    allowed) must match."""
-    path = path.split("?")[0]
-    if path == "/":
-        return "^%s$" % re.escape(APP_NAME)
-    if path == "/count":
-        return r"^Total visits [0-9][0-9,]*$" if redis_up else "^%s$" % re.escape(H1_503)
-    if path == "/about":
-        return "^How %s works$" % re.escape(APP_NAME)
-    if path == "/stats":
-        return "^Statistics$"
-    return "^%s$" % re.escape(H1_404)
-
-
-class Page:
-    def __init__(self, name, path, status, shot):
-        self.name, self.path, self.status, self.shot = name, path, status, shot
-
-
-PAGE_404 = Page("404", "/no/such-page", 404, "error-404")
-PAGES = [
-    Page("home", "/", 200, "home"),
-    Page("count", "/count", 200, "count"),
-    Page("about", "/about", 200, "about"),
-    Page("stats", "/stats", 200, "stats"),
-    PAGE_404,
-]
-PAGE_503 = Page("503", "/count", 503, "error-503")
-# Checked again over HTTPS, on a second stack with TLS=self-signed.
-HTTPS_PAGES = [p for p in PAGES if p.path in ("/", "/count", "/stats")]
-
-
-def spki_sha256(cert_path):
-    """The base64 SHA-256 of a certificate's public key, as Chromium's
-    --ignore-certificate-errors-spki-list takes it: that browser then accepts this one key
-    without a trusted issuer, and no other."""
-    with open(cert_path) as f:
-        der = ssl.PEM_cert_to_DER_cert(f.read())
-    pub = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-pubkey"], input=der,
-                         capture_output=True, check=True).stdout
-    spki = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub,
-                          capture_output=True, check=True).stdout
-    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
-
-
-class Suite:
+class Suite(LinkChecks, StatsChecks, HttpsChecks):
     def __init__(self, args, results):
         self.args = args
         self.r = results
@@ -180,7 +89,7 @@ class Suite:
         self.tls_stack.https_port = https_port
         self.tls_stack.start()
         self.r.note("HTTPS stack on %s" % self.tls_base())
-        spki = spki_sha256(os.path.join(self.tls_stack.state_dir, "tls", "server.crt"))
+        spki = checks_https.spki_sha256(os.path.join(self.tls_stack.state_dir, "tls", "server.crt"))
         t0 = time.monotonic()
         self.browser = Browser(self.args.chromium, self.args.chromedriver,
                                os.path.join(self.tmp, "profile-js"), javascript=True,
@@ -392,111 +301,6 @@ class Suite:
             b.js("document.activeElement && document.activeElement.blur();")
 
     # -- links
-    def links(self, page, everything):
-        """Checks every link's name and target; follows the on-site ones (desktop) and checks
-        where they land. The header and footer are the same on every page: their links are
-        followed on the first page only (everything=True), the links in <main> everywhere."""
-        with self.r.check("%s: links lead where they say" % page.name) as p:
-            b = self.browser
-            b.set_viewport("desktop")
-            b.load(self.url(page.path))
-            anchors = b.driver.find_elements(By.CSS_SELECTOR, "a[href]")
-            names = [(a.accessible_name or "").strip() for a in anchors]
-            hrefs = [a.get_attribute("href") for a in anchors]
-            rels = [a.get_attribute("rel") or "" for a in anchors]
-            in_main = b.js("return [...document.querySelectorAll('a[href]')].map(a => !!a.closest('main'))")
-            clicked = 0
-            for i, name in enumerate(names):
-                target = LINK_TARGETS.get(name)
-                if target is None:
-                    p.append("link %r (%s) is not in LINK_TARGETS: where should it lead?" % (name, hrefs[i]))
-                    continue
-                if target.startswith("http"):
-                    # Off-site: compared with the configured URL, never followed (the browser
-                    # must not leave the local host).
-                    if hrefs[i] != target:
-                        p.append("%r points to %s, configured %s" % (name, hrefs[i], target))
-                    if "noopener" not in rels[i].split():
-                        p.append("%r lacks rel=noopener" % name)
-                    continue
-                skip = target.startswith("#")
-                # The whole URL, query included: "7 days" must not lead to plain /stats.
-                want = self.url(page.path) + target if skip else self.url(target)
-                if hrefs[i] != want:
-                    p.append("%r points to %s, expected %s" % (name, hrefs[i], want))
-                    continue
-                if target.split("?")[0] in DATA_TYPES:
-                    self.fetch_data_link(name, target, p)
-                    continue
-                if not (everything or in_main[i]):
-                    continue
-                b.load(self.url(page.path))
-                if skip:
-                    followed = self.follow_skip_link(name, target, want, p)
-                else:
-                    followed = self.click_link(i, name, target, want, p)
-                clicked += followed
-            if clicked == 0:
-                p.append("no link was followed")
-
-    def fetch_data_link(self, name, target, p):
-        """Fetches the target of a link to data (JSON, CSV) outside the browser: it must
-        answer 200 with the content type DATA_TYPES gives. Problems go to p."""
-        r = http_get(self.stack.port, target)
-        ctype = r.header("Content-Type") or ""
-        want = DATA_TYPES[target.split("?")[0]]
-        if r.status != 200:
-            p.append("%r: %s answered %d" % (name, target, r.status))
-        elif ctype.split(";")[0].strip() != want:
-            p.append("%r: %s has Content-Type %r, expected %s" % (name, target, ctype, want))
-
-    def follow_skip_link(self, name, target, want, p):
-        """Reaches the skip link with the first Tab and follows it with Enter: the URL gets
-        the fragment and focus moves to the target. Returns whether the link was followed;
-        problems go to p."""
-        b = self.browser
-        b.js("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0);")
-        b.press(Keys.TAB)
-        first = b.js("const a = document.activeElement, r = a.getBoundingClientRect();"
-                     "return [a.textContent.trim(), r.top >= 0 && r.bottom <= innerHeight && r.left >= 0];")
-        if first[0] != name:
-            p.append("the first Tab focuses %r, not %r" % (first[0], name))
-            return False
-        if not first[1]:
-            p.append("%r is focused but not visible" % name)
-        b.press(Keys.ENTER)
-        landed = b.js("return [location.href, document.activeElement && document.activeElement.id]")
-        if landed[0] != want:
-            p.append("%r led to %s, expected %s" % (name, landed[0], want))
-        elif landed[1] != target[1:]:
-            p.append("%r did not move focus to %s (focus on %r)" % (name, target, landed[1]))
-        return True
-
-    def click_link(self, i, name, target, want, p):
-        """Clicks the page's i-th link and checks the page it opens: its URL and its h1.
-        Returns whether a new page loaded; problems go to p."""
-        b = self.browser
-        anchor = b.driver.find_elements(By.CSS_SELECTOR, "a[href]")[i]
-        b.js("window.__ktOld = true;")
-        anchor.click()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if b.js("return !window.__ktOld && document.readyState === 'complete'"):
-                break
-            time.sleep(0.05)
-        else:
-            p.append("clicking %r did not load a new page" % name)
-            return False
-        b.settle()
-        landed = b.js("return [location.href, [...document.querySelectorAll('h1')]"
-                      ".map(h => h.textContent.replace(/\\s+/g, ' ').trim())]")
-        if landed[0] != want:
-            p.append("%r led to %s, expected %s" % (name, landed[0], want))
-        elif len(landed[1]) != 1 or not re.search(expected_h1(target, self.redis_up), landed[1][0]):
-            p.append("%r led to a page whose h1 is %r" % (name, landed[1]))
-        return True
-
-    # -- /count
     def count_reload(self):
         with self.r.check("count: #visits is plain digits, the headline groups them") as p:
             b = self.browser
@@ -524,136 +328,6 @@ class Suite:
             else:
                 self.r.note("reload: %s -> %s" % (first, second))
 
-    # -- /stats
-    def api_views(self):
-        r = http_get(self.stack.port, "/api/stats")
-        if r.status != 200:
-            raise Failure("/api/stats answered %d" % r.status)
-        return json.loads(r.text)["views"]
-
-    def seed_views(self):
-        """Sends SEED_VIEWS and waits until /api/stats counts them, each once."""
-        with self.r.check("stats: %d views from people's browsers show in /api/stats" % len(SEED_VIEWS)) as p:
-            before = self.api_views()
-            for ua, referer, path in SEED_VIEWS:
-                headers = {"User-Agent": ua, **({"Referer": referer} if referer else {})}
-                status = http_get(self.stack.port, path, headers=headers).status
-                if status != 200:
-                    p.append("%s answered %d" % (path, status))
-                    return
-            want = before + len(SEED_VIEWS)
-            t0 = time.monotonic()
-            views = before
-            # Workers flush views once a second; a generous bound, as this is not the test
-            # of that promise (the integration tests are).
-            while views < want and time.monotonic() - t0 < 5:
-                time.sleep(0.1)
-                views = self.api_views()
-            if views != want:
-                p.append("/api/stats shows %d views after %.1f s, expected %d" % (views, time.monotonic() - t0, want))
-            else:
-                self.r.note("stats: the seeded views showed after %.1f s" % (time.monotonic() - t0))
-
-    def stats_page(self):
-        """The charts, the top lists and the period switch of /stats."""
-        b = self.browser
-        b.set_viewport("desktop")
-        b.load(self.url("/stats"))
-        data = b.js(JS_STATS)
-        with self.r.check("stats: each chart has a <title> and its numbers in a table, a row per bar") as p:
-            names = [e.accessible_name for e in b.driver.find_elements(By.CSS_SELECTOR, "svg.chart")]
-            if len(data["charts"]) != 2:
-                p.append("%d charts, expected 2 (per hour and per day)" % len(data["charts"]))
-            for c, name in zip(data["charts"], names):
-                self.chart_problems(c, name, p)
-        with self.r.check("stats: five top lists, tables named by their headings, bars hidden from "
-                          "assistive technology and scaled to the largest") as p:
-            headings = [x["heading"] for x in data["lists"]]
-            if headings != ["Pages", "Referrers", "Browsers", "Systems", "Devices"]:
-                p.append("the lists are %s" % headings)
-            for x in data["lists"]:
-                self.list_problems(x, p)
-            referrers = {r["name"] for x in data["lists"] if x["heading"] == "Referrers" for r in x["rows"] or []}
-            seeded = {re.sub(r"^https://([^/]+).*", r"\1", ref) for _, ref, _ in SEED_VIEWS if ref}
-            if not seeded <= referrers:
-                p.append("the referrers list lacks %s" % ", ".join(sorted(seeded - referrers)))
-        with self.r.check("stats: the period switch marks the period shown (aria-current, and visibly), "
-                          "the JSON link follows it") as p:
-            for period in [None] + list(PERIODS):
-                path = "/stats" + ("?period=" + period if period else "")
-                if period:
-                    b.load(self.url(path))
-                    data = b.js(JS_STATS)
-                self.period_problems(path, period or "day", data, p)
-
-    def chart_problems(self, c, name, p):
-        """Problems of one chart as JS_STATS read it; name is its computed accessible name."""
-        label = c["title"] or c["caption"] or "a chart"
-        if not c["title"]:
-            p.append("%r has no <title>" % label)
-        elif c["title"] not in (name or ""):
-            p.append("%r: its accessible name is %r" % (label, name))
-        if c["role"] != "img":
-            p.append("%r: role %r, expected img" % (label, c["role"]))
-        if c["rows"] is None:
-            p.append("%r: no table in a details.chart-numbers" % label)
-            return
-        bars = [len(s) for s in c["series"]]
-        if not bars or min(bars) == 0 or len(set(bars)) != 1:
-            p.append("%r: series of %s bars" % (label, bars))
-            return
-        if len(c["rows"]) != bars[0]:
-            p.append("%r: %d bars, %d table rows" % (label, bars[0], len(c["rows"])))
-            return
-        # Each bar's title ("12-01: 1,234 views") against its row ("2026-12-01", "1,234", ...).
-        for i, row in enumerate(c["rows"]):
-            for k, titles in enumerate(c["series"]):
-                when, _, value = titles[i].partition(": ")
-                if len(row) != 1 + len(c["series"]) or not row[0].endswith(when) or row[1 + k] != value.split(" ")[0]:
-                    p.append("%r: bar %r, table row %r" % (label, titles[i], row))
-                    return
-
-    def list_problems(self, x, p):
-        """Problems of one top list as JS_STATS read it. After seed_views no list is empty."""
-        if x["rows"] is None:
-            p.append("%r: no table%s" % (x["heading"], " (%r)" % x["empty"] if x["empty"] else ""))
-            return
-        if not x["named"]:
-            p.append("%r: the table is not named by the heading (aria-labelledby)" % x["heading"])
-        try:
-            views = [int(r["views"].replace(",", "")) for r in x["rows"]]
-        except ValueError:
-            p.append("%r: views %s" % (x["heading"], [r["views"] for r in x["rows"]]))
-            return
-        if not views or views != sorted(views, reverse=True):
-            p.append("%r: views %s, expected most first" % (x["heading"], views))
-            return
-        shown = [r["name"] for r in x["rows"] if not r["hidden"]]
-        if shown:
-            p.append("%r: %d bars not aria-hidden (%s)" % (x["heading"], len(shown), ", ".join(map(repr, shown[:3]))))
-        for r, v in zip(x["rows"], views):
-            want = max(1, v * 100 // max(views[0], 1))
-            if r["width"] != want:
-                p.append("%r, %r: bar %s wide for %d of %d views, expected %d"
-                         % (x["heading"], r["name"], r["width"], v, views[0], want))
-                return
-
-    def period_problems(self, path, period, data, p):
-        """Problems of the period switch and the JSON link of /stats as JS_STATS read it at
-        path, which shows period."""
-        links = data["periods"]
-        if [x["text"] for x in links] != list(PERIODS.values()):
-            p.append("%s: period links %s" % (path, [x["text"] for x in links]))
-            return
-        current = [x for x in links if x["current"] == "page"]
-        if [x["text"] for x in current] != [PERIODS[period]]:
-            p.append("%s: aria-current on %s, expected %r" % (path, [x["text"] for x in current], PERIODS[period]))
-        elif any(x["background"] == current[0]["background"] for x in links if x is not current[0]):
-            p.append("%s: the current period looks like the others (background %s)" % (path, current[0]["background"]))
-        if data["json"] != [self.url("/api/stats?period=" + period)]:
-            p.append("%s: JSON links %s, expected %s" % (path, data["json"], self.url("/api/stats?period=" + period)))
-
-    # -- JavaScript off
     def start_nojs(self):
         if self.nojs is None:
             self._nojs_thread.join(60)
@@ -692,45 +366,6 @@ class Suite:
                 off = [u for u in urls if not self.local(u)]
                 if off:
                     p.append("requests elsewhere: %s" % ", ".join(off[:3]))
-
-    # -- HTTPS
-    def https_pages(self):
-        """The pages over HTTPS: nothing loaded over plain HTTP or from elsewhere, no mixed
-        content warning, no console error, no CSP violation; and plain HTTP leads there."""
-        b = self.browser
-        b.set_viewport("desktop")
-        base = self.tls_base()
-        for page in HTTPS_PAGES:
-            with self.r.check("https: %s over HTTPS, every request https://127.0.0.1:%d, no mixed content, "
-                              "no console error" % (page.path, self.tls_stack.https_port)) as p:
-                urls, console = b.load(base + page.path)
-                f = self.facts()
-                where = b.js("return [location.href, window.isSecureContext]")
-                if where != [base + page.path, True]:
-                    p.append("the page is %s (secure context: %s)" % tuple(where))
-                if len(f["h1"]) != 1 or not re.search(expected_h1(page.path), f["h1"][0]):
-                    p.append("h1 is %r" % f["h1"])
-                if not any(u == base + "/static/style.css" for u in urls):
-                    p.append("the stylesheet was not loaded over HTTPS")
-                off = sorted(set(u for u in urls if not (u.startswith(base + "/") or u.startswith("data:"))))
-                if off:
-                    p.append("requests not to %s: %s" % (base, ", ".join(off[:5])))
-                for e in console:
-                    msg = e.get("message", "")
-                    if e.get("level") == "SEVERE" or "Mixed Content" in msg or "insecure" in msg.lower():
-                        p.append("console %s: %s" % (e.get("level"), msg[:200]))
-                if f["csp"] is None:
-                    p.append("the securitypolicyviolation recorder did not run")
-                elif f["csp"]:
-                    p.append("securitypolicyviolation: %s" % "; ".join(f["csp"][:3]))
-                if page.path == "/count" and (f["visits"] or "").strip() != str(self.tls_stack.visits()):
-                    p.append("#visits %r, Redis holds %d" % (f["visits"], self.tls_stack.visits()))
-        with self.r.check("https: http://127.0.0.1:%d/count?from=http leads to the same page over HTTPS"
-                          % self.tls_stack.port) as p:
-            b.load("http://127.0.0.1:%d/count?from=http" % self.tls_stack.port)
-            where = b.js("return location.href")
-            if where != base + "/count?from=http":
-                p.append("landed on %s" % where)
 
     # -- Redis down
     def stop_redis(self):
