@@ -174,6 +174,18 @@ bench-deploy: $(WORKER)
 	@scripts/deps.sh wrk
 	/usr/bin/python3 bench/deploy.py --worker $(WORKER) --duration $(DURATION) --connections $(CONNECTIONS)
 
+# The compose deployment under mixed load, a Redis restart and a worker scale-down and up for
+# SOAK_SECONDS, its processes' memory and descriptors compared at the start and the end
+# (bench/soak.py; needs a Docker engine; never part of check or CI). make soak-native: the
+# same against the native stack.
+SOAK_SECONDS ?= 600
+.PHONY: soak soak-native
+soak:
+	/usr/bin/python3 bench/soak.py --seconds $(SOAK_SECONDS)
+
+soak-native: $(WORKER)
+	/usr/bin/python3 bench/soak.py --native --worker $(WORKER) --seconds $(SOAK_SECONDS)
+
 # --- Fuzzing ---------------------------------------------------------------------------
 # libFuzzer targets tests/fuzz/fuzz_<name>.c, built with clang and ASan/UBSan into
 # build/fuzz/ against the pure sources only. `make fuzz [FUZZ_SECONDS=60]` fuzzes each for

@@ -426,6 +426,16 @@ users_ok() {
 }
 check "only nginx publishes a port ($(docker port "$NGINX" | head -n 1))" only_nginx_published
 check "workers run as uid 10001, nginx as www-data, Redis as redis" users_ok
+# limits_applied CONTAINER...: each has a memory and a process-count limit (compose.yml's
+# mem_limit and pids_limit, applied by this Compose); WHY names the first that has not.
+limits_applied() {
+    local c l
+    for c in "$@"; do
+        l=$(docker inspect -f '{{.Name}} {{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}' "$c" 2>&1)
+        [[ $l =~ ^/[^\ ]+\ [1-9][0-9]*\ [1-9][0-9]*$ ]] || { WHY="no memory or pids limit: $l"; return 1; }
+    done
+}
+checkw "memory and process-count limits on every container" limits_applied $(cids fcgi-app) "$NGINX" "$REDIS"
 # getent exits 2 for a name it cannot find; fcgi-app resolving shows DNS works there.
 redis_unknown_to_nginx() { in_container 0 "$NGINX" getent hosts fcgi-app && in_container 2 "$NGINX" getent hosts redis; }
 checkw "Redis is not reachable from nginx (back network only: getent finds fcgi-app, not redis)" redis_unknown_to_nginx
@@ -568,6 +578,7 @@ mon_hardened() {
     done
 }
 checkw "monitoring containers read-only, no capability, no-new-privileges, init, restart; only Prometheus published, on 127.0.0.1:$PROM_PORT" mon_hardened
+checkw "memory and process-count limits on the monitoring containers" limits_applied $(for s in "${MON[@]}"; do cid1 "$s"; done)
 all_targets_up() { [ "$(prom 'count(up == 1)')" = 4 ] && [ "$(prom 'count(up)')" = 4 ]; }
 check "Prometheus scrapes its 4 targets: up = 1 for khalid (through nginx), nginx, redis, redis-volume" wait_until 60 all_targets_up
 three_workers() { [ "$(prom 'count(khalid_threads)')" = 3 ]; }
