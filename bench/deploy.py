@@ -12,8 +12,10 @@ With make bench's wrk settings and pages ((a) /nginx-ping, the nginx ceiling; (b
   swarm-inside, swarm-published
              the same two for the stack `docker stack deploy` makes of compose.yml
              (scripts/swarm.sh, what make swarm-deploy runs), whose published port is
-             Swarm's routing mesh (the ingress network and IPVS), when the engine is a
-             swarm manager or swarm mode can be initialised (this run then leaves it).
+             Swarm's routing mesh (the ingress network and IPVS), or on a kernel without
+             IPVS the node's own (PUBLISH_MODE=host, relayed as compose's is), when the
+             engine is a swarm manager or swarm mode can be initialised (this run then
+             leaves it).
 The difference between inside and published is the relay's own cost. Every load goes to a
 loopback address. Each /count run is checked as make bench checks it (visits rose by
 exactly nginx's 200s, at least one 200, no fewer 200s than wrk received less its
@@ -34,6 +36,7 @@ and unlabelled at the end) under its own name, with images tagged for this run; 
 services, networks, secrets, volumes and images are removed at the end.
 """
 import http.client
+import ipaddress
 import json
 import os
 import re
@@ -252,18 +255,34 @@ class Compose:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def free_subnet():
+    """A /24 in 172.31.0.0/16 that no Docker network here overlaps, for compose.yml's
+    monitoring network (a fixed subnet: Swarm rejects a task whose overlay overlaps another)."""
+    used = []
+    for net in docker("network", "ls", "-q").split():
+        used += docker("network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}} {{end}}", net, check=False).split()
+    used = [ipaddress.ip_network(u, strict=False) for u in used if ":" not in u]
+    free = [n for n in (ipaddress.ip_network("172.31.%d.0/24" % x) for x in range(256))
+            if not any(n.overlaps(u) for u in used)]
+    if not free:
+        raise DeployError("no free /24 in 172.31.0.0/16 for the monitoring network")
+    return str(free[0])
+
+
 class Swarm(Compose):
-    """compose.yml as a stack on this engine's swarm (scripts/swarm.sh), published through
-    the routing mesh on a free port, measured on 127.0.0.1 only."""
+    """compose.yml as a stack on this engine's swarm (scripts/swarm.sh) on a free port,
+    measured on 127.0.0.1 only. Published through Swarm's routing mesh, or, on a kernel
+    without IPVS (which the mesh needs), on this node only (PUBLISH_MODE=host)."""
 
     def __init__(self, env):
         super().__init__(env)
         self.stack = "ktbswarm%d" % os.getpid()
         self.tag = "bench-" + self.stack
         self.port, self.https_port = free_port(), free_port()
+        self.publish_mode = "ingress" if os.path.exists("/proc/net/ip_vs") else "host"
         self.deploy_env = dict(self.env, STACK=self.stack, HTTP_PORT=str(self.port), HTTPS_PORT=str(self.https_port),
                                KHALID_VERSION=self.tag, SECRETS_DIR=os.path.join(self.tmp, "secrets"), RATE_LIMIT="0",
-                               COMPOSE=" ".join(self.dc), **env)
+                               PUBLISH_MODE=self.publish_mode, COMPOSE=" ".join(self.dc), **env)
         self.swarm_made = False
         self.labelled = None
         self.ns = "label=com.docker.stack.namespace=%s" % self.stack
@@ -285,7 +304,8 @@ class Swarm(Compose):
         log = os.path.join(self.tmp, "swarm-deploy.log")
         with open(log, "w") as out:
             r = subprocess.run(["bash", os.path.join(REPO, "scripts", "swarm.sh"), "deploy", OVERRIDE_FILE],
-                               env=dict(self.deploy_env, WORKERS=str(workers)), stdout=out, stderr=subprocess.STDOUT,
+                               env=dict(self.deploy_env, WORKERS=str(workers), MONITORING_SUBNET=free_subnet()),
+                               stdout=out, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, cwd=REPO)
         if r.returncode != 0:
             raise DeployError("scripts/swarm.sh deploy failed:\n%s" % open(log).read()[-1500:])
@@ -371,10 +391,12 @@ def report(when, load, args, settings, runs):
     for dep, name in deployments:
         st = settings[kind(dep)]
         errors = sum(runs[dep][k]["non2xx"] + runs[dep][k]["socket_errors"] for k in ("ceiling", "home", "count"))
-        lines.append("- %s: %s workers x %s threads, FastCGI keep-alive %s, %s nginx worker process(es); "
+        lines.append("- %s: %s workers x %s threads, FastCGI keep-alive %s, %s nginx worker process(es)%s; "
                      "non-2xx + socket errors over the three pages: %d; %s" % (
                          name, st["workers"], st["threads_per_worker"], st["fastcgi_keepalive"],
-                         st["nginx_worker_processes"], errors, bench.count_line("", runs[dep]["count_check"])))
+                         st["nginx_worker_processes"],
+                         ", ports published in %s mode" % st["publish_mode"] if "publish_mode" in st else "",
+                         errors, bench.count_line("", runs[dep]["count_check"])))
     return "\n".join(lines)
 
 
@@ -420,7 +442,7 @@ def main():
         if swarm is not None:
             print("bench-deploy: swarm stack: building and deploying", flush=True)
             swarm.up(settings["native"]["workers"])
-            settings["swarm"] = swarm.settings()
+            settings["swarm"] = dict(swarm.settings(), publish_mode=swarm.publish_mode)
             for dep in ("swarm-inside", "swarm-published"):
                 print("bench-deploy: %s" % dep, flush=True)
                 runs[dep] = bench.measure(ComposeTarget(swarm, dep == "swarm-inside"), args.duration, args.connections)
