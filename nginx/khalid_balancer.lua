@@ -93,4 +93,19 @@ function M.balance(fail_timeout)
     end
 end
 
+-- log_by_lua: a worker whose answer this request could not get is skipped like one that
+-- refused, also when nginx did not pass the request on (a timeout, or a page that must not
+-- be retried), so that other requests do not wait on it too. nginx itself answers 502 for
+-- a connection that failed and 504 for one that timed out; the workers never do.
+function M.log(fail_timeout)
+    local last = ngx.ctx.khalid_last
+    local status = last and ngx.var.upstream_status
+    if status then
+        local code = status:match("(%d+)%s*$")
+        if code == "502" or code == "504" then
+            ngx.shared.khalid_failed:set(last, true, fail_timeout)
+        end
+    end
+end
+
 return M

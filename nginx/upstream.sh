@@ -60,8 +60,11 @@ if [ -n "$peers" ]; then
 lua_package_path "$lib/?.lua;;";
 lua_shared_dict khalid_failed 1m;
 init_worker_by_lua_block { require("khalid_balancer").init_worker("$peers", 0.5) }
+log_by_lua_block { require("khalid_balancer").log(2) }
 upstream khalid_workers {
-    server 127.0.0.1:9 down;  # never used: the balancer sets each request's worker
+    # Never used: the balancer sets each request's worker. Not marked down: nginx gives a
+    # request one try per usable server here, and the balancer one more per other worker.
+    server 127.0.0.1:9;
     balancer_by_lua_block { require("khalid_balancer").balance(2) }
 EOF
     # After balancer_by_lua, so that the pool wraps the balancer.
