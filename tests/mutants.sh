@@ -38,7 +38,7 @@ MUTANTS=(
     "a leak per request|fcgi-app/worker.c|s/^(static void serve\(worker \*w\) \{)$/\1\n    { char *volatile leak = malloc(64); (void)leak; }/"
     "unknown paths answered 200|fcgi-app/routes.c|s/pageError\(c, 404, NULL\);/pageError(c, 200, NULL);/"
     "the Redis command timeout ignored|fcgi-app/store.c|s/if \(redisSetTimeout\(p->ctx, p->timeout\) != REDIS_OK \|\|/if (0 ||/"
-    "a page view counted twice|fcgi-app/routes.c|s/^( +)(trackerView\(c->tracker, c->thread, c->req, r->path, clockNow\(\)\);)$/\1\2\n\1\2/"
+    "a page view counted twice|fcgi-app/routes.c|s/^( +)(trackerView\(c->tracker, c->thread, c->req, r->path, clockNow\(\)\);)$/\1{ \2 \2 }/"
 )
 
 for m in "${MUTANTS[@]}"; do
@@ -55,6 +55,12 @@ for m in "${MUTANTS[@]}"; do
     t0=$SECONDS
     CHECK_FAIL_FAST=1 make -C "$dir" -s check >"$WORK/log" 2>&1
     rc=$?
+    # A mutant that does not build proves nothing about the tests: fix its edit.
+    if grep -q '^--- the .* build failed' "$WORK/log"; then
+        echo "FAIL - $name: the mutated tree does not build (update tests/mutants.sh)"
+        grep -m 3 'error' "$WORK/log" | sed 's/^/#   /'
+        failed=$((failed + 1)); continue
+    fi
     # The suite that caught it: the title of the last suite started before the first failure.
     caught=$(awk '/^=== /{title=substr($0, 5); sub(/: .*/, "", title)} /^(FAIL - |--- )/{print title; exit}' "$WORK/log")
     if [ "$rc" != 0 ] && [ -n "$caught" ]; then
