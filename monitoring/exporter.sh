@@ -19,7 +19,10 @@ shift 2
 case $what in
     nginx)
         [ $# = 1 ] || die "usage: exporter.sh nginx LISTEN STATUS_URL"
-        exec prometheus-nginx-exporter -web.listen-address "$listen" -nginx.scrape-uri "$1" ;;
+        # Its default is to exit at once when stub_status does not answer yet (nginx
+        # starting, or reloading on a loaded host): wait for it instead, up to a minute.
+        exec prometheus-nginx-exporter -web.listen-address "$listen" -nginx.scrape-uri "$1" \
+            -nginx.retries 30 -nginx.retry-interval 2s ;;
     redis)
         [ $# = 2 ] || die "usage: exporter.sh redis LISTEN REDIS_ADDR PASS_FILE"
         [ -r "$2" ] || die "cannot read the Redis password file $2"
