@@ -111,6 +111,8 @@ class Compose:
             f.write("HTTPS_PORT=127.0.0.1:%d\n" % free_port())
             # wrk is one client: nginx's rate limit would measure only itself.
             f.write("RATE_LIMIT=0\n")
+            # The monitoring network's subnet is fixed: one no other network here uses.
+            f.write("MONITORING_SUBNET=%s\n" % free_subnet())
             for k, v in env.items():
                 f.write("%s=%s\n" % (k, v))
         # The classic builder uses the local base image; BuildKit may try to resolve FROM
