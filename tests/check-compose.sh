@@ -887,6 +887,28 @@ checkw "a missing key file stops the container, naming the file" \
     refuses "missing key" 'TLS_KEY=/run/secrets/tls_key: no such file' \
     -v "$TMP/site.crt:/run/secrets/tls_cert:ro" -e TLS_KEY=/run/secrets/tls_key
 
+# ---------------------------------------------------------------- 9b. the rate limit
+# compose hands RATE_LIMIT and RATE_BURST to nginx as the native stack does; every request
+# here comes from one client (Docker's relay: the bridge's gateway).
+sed -i 's/^RATE_LIMIT=0$/RATE_LIMIT=1/' "$ENVF"
+printf 'RATE_BURST=3\n' >>"$ENVF"
+rate_limited() {
+    local t0 t1 before after codes n200 n429
+    tls_up || return 1
+    before=$(visits)
+    t0=$(now)
+    codes=$(tls_count 20 --http1.1 | awk '{ print $1 }')
+    t1=$(now)
+    after=$(visits)
+    n200=$(grep -c '^200$' <<<"$codes") n429=$(grep -c '^429$' <<<"$codes")
+    tls_fetch --http1.1 /count
+    WHY="20 /count in $(elapsed "$t0" "$t1") s: $n200 x 200, $n429 x 429; visits $before -> $after; then $CODE with Retry-After '$(header Retry-After)'"
+    is_count "$before" && is_count "$after" && [ $((n200 + n429)) = 20 ] && [ $((after - before)) = "$n200" ] &&
+        awk -v n="$n200" -v t="$(elapsed "$t0" "$t1")" 'BEGIN { exit !(n <= 1 + 3 + 1 * t) }' &&
+        [ "$CODE" = 429 ] && [[ $(header Retry-After) =~ ^[1-9][0-9]*$ ]] && grep -q "Khalid Tracker" "$BODY"
+}
+checkw "RATE_LIMIT=1 RATE_BURST=3 in .env: 20 /count at once from one client raise visits by at most 1 + 3 + 1/s, the rest 429 with Retry-After and the site's page" rate_limited
+
 # ---------------------------------------------------------------- 10. teardown
 teardown
 left=$( { docker ps -aq --filter "label=com.docker.compose.project=$PROJECT"
