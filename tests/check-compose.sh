@@ -684,6 +684,18 @@ wait_until 30 redis_healthy
 wait_until 20 site_up
 count_now; c1=$COUNT; retried
 check "count kept across 'restart redis' ($c0 -> $c1)" '[ -n "$c0" ] && [ "$c1" = $((c0 + 1)) ]'
+# Redis killed (SIGKILL to redis-server itself, as a crash or the OOM killer would: `docker
+# kill` counts as stopping it by hand, which the restart policy leaves stopped) is started
+# again by its restart policy and loads its AOF, which holds every visit it acknowledged.
+redis_c=$(cid1 redis)
+kill -KILL "$(docker top "$redis_c" -eo pid,comm 2>/dev/null | awk '$2 == "redis-server" { print $1 }')" 2>/dev/null
+redis_restarted() { [[ $(docker inspect -f '{{.State.Running}} {{.RestartCount}}' "$redis_c" 2>/dev/null) == "true "[1-9]* ]] && redis_healthy; }
+wait_until 30 redis_restarted
+wait_until 20 site_up
+count_now; c_killed=$COUNT; retried
+check "Redis killed (SIGKILL): back by its restart policy ($(docker inspect -f 'restarts: {{.RestartCount}}' "$redis_c" 2>/dev/null)), count kept ($c1 -> $c_killed)" \
+    'redis_restarted && [ -n "$c1" ] && [ "$c_killed" = $((c1 + 1)) ]'
+c1=$c_killed
 
 dc down -t 10 >"$TMP/down1.log" 2>&1
 check "'down' without -v keeps the data volume" 'docker volume inspect "${PROJECT}_redis-data" >/dev/null 2>&1'
