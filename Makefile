@@ -35,7 +35,7 @@ FAKECLOCK_WORKER := $(BUILD)/khalid-fcgi-fakeclock
 PURE_SRCS := buf.c chart.c cidr.c clock.c config.c file.c format.c log.c metrics.c referrer.c request.c response.c siphash.c \
              template.c ua.c
 # The site behind the FastCGI loop: views, pages, routes and the Redis store.
-SITE_SRCS := $(PURE_SRCS) metricspage.c pages.c routes.c stats.c statspage.c store.c track.c trackpages.c \
+SITE_SRCS := $(PURE_SRCS) metricspage.c pages.c resolve.c routes.c stats.c statspage.c store.c track.c trackpages.c \
              tracksums.c view.c
 PURE_OBJS := $(PURE_SRCS:%.c=$(BUILD)/%.o)
 SITE_OBJS := $(SITE_SRCS:%.c=$(BUILD)/%.o)
@@ -79,7 +79,7 @@ $(FAKECLOCK_WORKER): $(filter-out $(BUILD)/clock.o,$(SITE_OBJS)) $(BUILD)/clock-
 $(UNIT): $(SITE_OBJS) $(UNIT_OBJS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -pthread
 
-$(STORE): $(BUILD)/store.o $(BUILD)/log.o $(BUILD)/unit/test_store.o
+$(STORE): $(BUILD)/store.o $(BUILD)/resolve.o $(BUILD)/log.o $(BUILD)/unit/test_store.o
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -pthread
 
 $(BUILD):

@@ -13,6 +13,7 @@
 #include <hiredis/hiredis.h>
 
 #include "log.h"
+#include "resolve.h"
 
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
@@ -25,23 +26,36 @@ struct storePriv {
     long long retryAtMs;  /* no reconnect before this monotonic time... */
     int recoveriesSeen;   /* ...unless the process saw Redis recover since it was set */
     int backoffMs;
+    int connectFailed;    /* the last connection attempt failed: the name may have a new address */
     int queued;           /* commands appended and not yet sent by storeExec() */
 };
 
-/* Whether the last call of any store in this process failed: shared by the threads so
- * that an outage is logged once per process, not once per thread or request. */
+/* Whether the last call of any store in this process found Redis unreachable: shared by
+ * the threads so that an outage is logged once per process, not once per thread or
+ * request. */
 static atomic_int outage;
 /* How often the process saw Redis come back. A store backing off reconnects at once when
  * this changes: once one thread reached Redis again (and /health said so), no other
  * thread may still refuse requests for up to a backoff. */
 static atomic_int recoveries;
+/* Whether Redis refused a command since it last accepted a write. A Redis that refuses
+ * writes (out of memory, a failed save) still answers reads and PING, so refusals are
+ * apart from the outage: otherwise every read between two refused writes would log a
+ * recovery and the next write a new outage, a line per request. */
+static atomic_int refusing;
 
-/* Logs a failure or a recovery when the process-wide state changes; returns rc. */
-static int noteOutcome(store *s, int rc) {
-    int failed = rc < 0;
-    s->failures += (unsigned long long)failed;
-    if (atomic_exchange(&outage, failed) == failed) return rc;
-    if (failed) {
+/* Logs a failure or a recovery when the process-wide state changes; returns rc. A write
+ * accepted (wrote) ends a time of refusals. */
+static int noteOutcome(store *s, int rc, int wrote) {
+    if (rc < 0) s->failures++;
+    if (rc < 0 && s->err == STORE_ERR_REPLY) {
+        if (!atomic_exchange(&refusing, 1)) logLine("redis refuses commands: %s", s->errstr);
+        return rc;
+    }
+    if (rc == 0 && wrote && atomic_exchange(&refusing, 0)) logLine("redis accepts writes again");
+    int down = rc < 0;
+    if (atomic_exchange(&outage, down) == down) return rc;
+    if (down) {
         logLine("redis unavailable: %s", s->errstr);
     } else {
         atomic_fetch_add(&recoveries, 1);
@@ -56,8 +70,9 @@ static long long nowMs(void) {
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int fail(store *s, const char *what, const char *detail) {
-    s->err = 1;
+/* Records a failure of the given kind (STORE_ERR_*); returns -1. */
+static int fail(store *s, int kind, const char *what, const char *detail) {
+    s->err = kind;
     snprintf(s->errstr, sizeof(s->errstr), "%s: %.100s", what,
              detail && *detail ? detail : "unknown error");
     return -1;
@@ -93,15 +108,27 @@ static int connectIfNeeded(store *s) {
     }
     if (p->ctx) return 0;
     if (nowMs() < p->retryAtMs && atomic_load(&recoveries) == p->recoveriesSeen)
-        return fail(s, "redis", "unreachable (waiting before reconnecting)");
-    p->ctx = p->host[0] == '/' ? redisConnectUnixWithTimeout(p->host, p->timeout)
-                               : redisConnectWithTimeout(p->host, p->port, p->timeout);
+        return fail(s, STORE_ERR_IO, "redis", "unreachable (waiting before reconnecting)");
+    if (p->host[0] == '/') {
+        p->ctx = redisConnectUnixWithTimeout(p->host, p->timeout);
+    } else {
+        char addr[RESOLVE_ADDR_MAX];
+        const char *why;
+        int waitMs = (int)(p->timeout.tv_sec * 1000 + p->timeout.tv_usec / 1000);
+        if (resolveHost(p->host, p->connectFailed, waitMs, addr, &why) < 0) {
+            fail(s, STORE_ERR_IO, "redis host", why);
+            disconnect(s);
+            return -1;
+        }
+        p->ctx = redisConnectWithTimeout(addr, p->port, p->timeout);
+    }
+    p->connectFailed = 1;  /* until AUTH succeeded: another server may have the address now */
     if (p->ctx == NULL) {
         disconnect(s);
-        return fail(s, "redis connect", "out of memory");
+        return fail(s, STORE_ERR_IO, "redis connect", "out of memory");
     }
     if (p->ctx->err) {
-        fail(s, "redis connect", p->ctx->errstr);
+        fail(s, STORE_ERR_IO, "redis connect", p->ctx->errstr);
         disconnect(s);
         return -1;
     }
@@ -109,7 +136,7 @@ static int connectIfNeeded(store *s) {
      * TCP keepalive notices a peer that vanished without closing (unix sockets can't). */
     if (redisSetTimeout(p->ctx, p->timeout) != REDIS_OK ||
         (p->host[0] != '/' && redisEnableKeepAlive(p->ctx) != REDIS_OK)) {
-        fail(s, "redis setup", p->ctx->errstr);
+        fail(s, STORE_ERR_IO, "redis setup", p->ctx->errstr);
         disconnect(s);
         return -1;
     }
@@ -117,7 +144,7 @@ static int connectIfNeeded(store *s) {
         redisReply *r = p->user[0] ? redisCommand(p->ctx, "AUTH %s %s", p->user, p->password)
                                    : redisCommand(p->ctx, "AUTH %s", p->password);
         int ok = r && r->type == REDIS_REPLY_STATUS;
-        if (!ok) fail(s, "redis AUTH", r ? r->str : p->ctx->errstr);
+        if (!ok) fail(s, STORE_ERR_IO, "redis AUTH", r ? r->str : p->ctx->errstr);
         freeReplyObject(r);
         if (!ok) {
             disconnect(s);
@@ -125,6 +152,7 @@ static int connectIfNeeded(store *s) {
         }
     }
     p->backoffMs = BACKOFF_MIN_MS;
+    p->connectFailed = 0;
     return 0;
 }
 
@@ -137,12 +165,12 @@ static redisReply *command(store *s, const char *fmt, ...) {
     redisReply *r = redisvCommand(s->priv->ctx, fmt, ap);
     va_end(ap);
     if (r == NULL) {
-        fail(s, "redis", s->priv->ctx->errstr);
+        fail(s, STORE_ERR_IO, "redis", s->priv->ctx->errstr);
         disconnect(s);
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        fail(s, "redis", r->str);
+        fail(s, STORE_ERR_REPLY, "redis", r->str);
         freeReplyObject(r);
         return NULL;
     }
@@ -190,11 +218,11 @@ static int incr(store *s, const char *key, long long *value) {
     int ok = r->type == REDIS_REPLY_INTEGER;
     if (ok) *value = r->integer;
     freeReplyObject(r);
-    return ok ? 0 : fail(s, "redis INCR", "unexpected reply type");
+    return ok ? 0 : fail(s, STORE_ERR_REPLY, "redis INCR", "unexpected reply type");
 }
 
 int storeIncr(store *s, const char *key, long long *value) {
-    return noteOutcome(s, incr(s, key, value));
+    return noteOutcome(s, incr(s, key, value), 1);
 }
 
 static int get(store *s, const char *key, long long *value) {
@@ -212,11 +240,11 @@ static int get(store *s, const char *key, long long *value) {
         ok = 0;
     }
     freeReplyObject(r);
-    return ok ? 0 : fail(s, "redis GET", "value is not an integer");
+    return ok ? 0 : fail(s, STORE_ERR_REPLY, "redis GET", "value is not an integer");
 }
 
 int storeGet(store *s, const char *key, long long *value) {
-    return noteOutcome(s, get(s, key, value));
+    return noteOutcome(s, get(s, key, value), 0);
 }
 
 static int ping(store *s) {
@@ -224,31 +252,31 @@ static int ping(store *s) {
     if (r == NULL) return -1;
     int ok = r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
     freeReplyObject(r);
-    return ok ? 0 : fail(s, "redis PING", "unexpected reply");
+    return ok ? 0 : fail(s, STORE_ERR_REPLY, "redis PING", "unexpected reply");
 }
 
 int storePing(store *s) {
-    return noteOutcome(s, ping(s));
+    return noteOutcome(s, ping(s), 0);
 }
 
 int storeAppend(store *s, const char *fmt, ...) {
     struct storePriv *p = s->priv;
     /* A pipeline under way has a live connection: checking again would cost a poll(). */
-    if (p->queued == 0 && connectIfNeeded(s) < 0) return noteOutcome(s, -1);
+    if (p->queued == 0 && connectIfNeeded(s) < 0) return noteOutcome(s, -1, 0);
     va_list ap;
     va_start(ap, fmt);
     int rc = redisvAppendCommand(p->ctx, fmt, ap);
     va_end(ap);
-    if (rc != REDIS_OK) return noteOutcome(s, fail(s, "redis", "out of memory"));
+    if (rc != REDIS_OK) return noteOutcome(s, fail(s, STORE_ERR_IO, "redis", "out of memory"), 0);
     p->queued++;
     return 0;
 }
 
 int storeAppendArgv(store *s, int argc, const char **argv, const size_t *argvlen) {
     struct storePriv *p = s->priv;
-    if (p->queued == 0 && connectIfNeeded(s) < 0) return noteOutcome(s, -1);
+    if (p->queued == 0 && connectIfNeeded(s) < 0) return noteOutcome(s, -1, 0);
     if (redisAppendCommandArgv(p->ctx, argc, argv, argvlen) != REDIS_OK)
-        return noteOutcome(s, fail(s, "redis", "out of memory"));
+        return noteOutcome(s, fail(s, STORE_ERR_IO, "redis", "out of memory"), 0);
     p->queued++;
     return 0;
 }
@@ -258,13 +286,13 @@ static int execPipeline(store *s, redisReply **replies, int max) {
     int n = p->queued;
     if (n > max) {
         disconnect(s);
-        return fail(s, "redis pipeline", "more commands queued than room for replies");
+        return fail(s, STORE_ERR_IO, "redis pipeline", "more commands queued than room for replies");
     }
     for (int i = 0; i < n; i++) replies[i] = NULL;
     for (int i = 0; i < n; i++) {
         void *r;
         if (redisGetReply(p->ctx, &r) != REDIS_OK) {
-            fail(s, "redis", p->ctx->errstr);
+            fail(s, STORE_ERR_IO, "redis", p->ctx->errstr);
             storeFreeReplies(replies, i);
             disconnect(s);
             return -1;
@@ -278,7 +306,7 @@ static int execPipeline(store *s, redisReply **replies, int max) {
 }
 
 int storeExec(store *s, redisReply **replies, int max) {
-    return noteOutcome(s, execPipeline(s, replies, max));
+    return noteOutcome(s, execPipeline(s, replies, max), 0);
 }
 
 void storeFreeReplies(redisReply **replies, int n) {
@@ -294,12 +322,12 @@ static int execWrites(store *s) {
     for (int i = 0; i < n; i++) {
         void *r;
         if (redisGetReply(p->ctx, &r) != REDIS_OK) {
-            fail(s, "redis", p->ctx->errstr);
+            fail(s, STORE_ERR_IO, "redis", p->ctx->errstr);
             disconnect(s);
             return -1;
         }
         redisReply *reply = r;
-        if (reply->type == REDIS_REPLY_ERROR && !refused++) fail(s, "redis", reply->str);
+        if (reply->type == REDIS_REPLY_ERROR && !refused++) fail(s, STORE_ERR_REPLY, "redis", reply->str);
         freeReplyObject(reply);
     }
     p->queued = 0;
@@ -310,5 +338,5 @@ static int execWrites(store *s) {
 }
 
 int storeExecWrites(store *s) {
-    return noteOutcome(s, execWrites(s));
+    return noteOutcome(s, execWrites(s), 1);
 }

@@ -5,14 +5,21 @@
  * cannot be used again once it has failed. Every connect and command is bounded by the
  * timeout, so a dead or hung Redis costs a request at most about twice the timeout;
  * after a failure, reconnects back off so a down Redis is not hammered. The first failure
- * after a success, and the first success after a failure, are logged once per process. */
+ * after a success, and the first success after a failure, are logged once per process;
+ * so are the first refusal and the first write accepted after refusals. */
 #ifndef KT_STORE_H
 #define KT_STORE_H
 
 #include <stddef.h>
 
+/* What went wrong, in store.err. */
+enum {
+    STORE_ERR_IO = 1,  /* Redis unreachable, hung or gone: the connection was dropped */
+    STORE_ERR_REPLY,   /* Redis answered, refusing the command (say, out of memory) */
+};
+
 typedef struct store {
-    int err;           /* set by the last call that failed; 0 after a success */
+    int err;           /* STORE_ERR_* of the last call that failed; 0 after a success */
     unsigned long long failures;  /* calls that failed since the store was made */
     char errstr[128];  /* what failed, for the log */
     struct storePriv *priv;

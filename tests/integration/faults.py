@@ -221,6 +221,8 @@ def t_redis_refuses_writes(ctx):
             e.check(r.status == 503 and el < HUNG_REDIS_ANSWER, "/count #%d with writes refused: %s in %.2f s"
                     % (i + 1, r.status, el))
             e.check(status_of(st.port, "/") == 200, "/ with writes refused did not answer 200")
+            # Reads still succeed (PING): they must not log a recovery between two refusals.
+            e.check(status_of(st.port, "/health") == 200, "/health with writes refused did not answer 200")
     finally:
         st.redis_cli("CONFIG", "SET", "maxmemory", limit)
     e.check(st.visits() == before, "visits changed from %d to %d while writes were refused" % (before, st.visits()))

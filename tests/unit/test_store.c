@@ -155,6 +155,7 @@ START_TEST(wrong_type_fails_but_keeps_connection) {
     long long v;
     ck_assert_int_eq(storeIncr(s, "t:text", &v), -1);
     ck_assert_msg(strstr(s->errstr, "not an integer") != NULL, "%s", s->errstr);
+    ck_assert_int_eq(s->err, STORE_ERR_REPLY);
     ck_assert_int_eq(storeGet(s, "t:text", &v), -1);
     ck_assert_int_eq(storeIncr(s, "t:other", &v), 0);
     ck_assert_int_eq(s->err, 0);
@@ -295,6 +296,28 @@ START_TEST(unreachable_host_fails_within_timeout) {
 }
 END_TEST
 
+START_TEST(host_name_is_looked_up) {
+    store *s = storeCreate("localhost", port, NULL, PASSWORD, TIMEOUT_MS);
+    long long v;
+    ck_assert_msg(storeIncr(s, "t:named", &v) == 0, "INCR through \"localhost\" failed: %s", s->errstr);
+    ck_assert_int_eq(v, 1);
+    storeFree(s);
+}
+END_TEST
+
+START_TEST(unknown_host_name_fails_within_timeout) {
+    /* NXDOMAIN where DNS answers; where it does not, the lookup goes on in the background
+     * and the request still gets its answer within the timeout. */
+    store *s = storeCreate("no-such-host.invalid", 6379, NULL, NULL, TIMEOUT_MS);
+    long long v, start = nowMs();
+    ck_assert_int_eq(storeIncr(s, "visits", &v), -1);
+    ck_assert_msg(nowMs() - start < 2 * TIMEOUT_MS, "a failed lookup held the call %lld ms", nowMs() - start);
+    ck_assert_int_eq(s->err, STORE_ERR_IO);
+    ck_assert_msg(strncmp(s->errstr, "redis host: ", 12) == 0, "%s", s->errstr);
+    storeFree(s);
+}
+END_TEST
+
 int main(void) {
     if (mkdtemp(dir) == NULL) {
         perror("mkdtemp");
@@ -320,6 +343,8 @@ int main(void) {
     tcase_add_test(tc, acl_user_authenticates_and_is_limited);
     tcase_add_test(tc, unix_socket);
     tcase_add_test(tc, unreachable_host_fails_within_timeout);
+    tcase_add_test(tc, host_name_is_looked_up);
+    tcase_add_test(tc, unknown_host_name_fails_within_timeout);
     tcase_add_test(tc, hung_redis_times_out_then_recovers);
     tcase_add_test(tc, dead_redis_fails_fast_then_recovers_on_restart);
     tcase_add_test(tc, backoff_ends_when_another_thread_reaches_redis);
