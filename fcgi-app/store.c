@@ -17,6 +17,7 @@
 
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
+#define PROBE_INTERVAL_MS 100
 
 struct storePriv {
     redisContext *ctx;
@@ -38,6 +39,11 @@ static atomic_int outage;
  * this changes: once one thread reached Redis again (and /health said so), no other
  * thread may still refuse requests for up to a backoff. */
 static atomic_int recoveries;
+/* When a thread backing off may next try anyway, on behalf of its process: one attempt per
+ * PROBE_INTERVAL_MS however many threads back off, so that a Redis that came back is
+ * found within that interval, where each thread's own backoff would take up to a second.
+ * Another worker process may already have said so on /health. */
+static atomic_llong probeAtMs;
 /* Whether Redis refused a command since it last accepted a write. A Redis that refuses
  * writes (out of memory, a failed save) still answers reads and PING, so refusals are
  * apart from the outage: otherwise every read between two refused writes would log a
@@ -107,8 +113,12 @@ static int connectIfNeeded(store *s) {
         p->retryAtMs = 0;
     }
     if (p->ctx) return 0;
-    if (nowMs() < p->retryAtMs && atomic_load(&recoveries) == p->recoveriesSeen)
-        return fail(s, STORE_ERR_IO, "redis", "unreachable (waiting before reconnecting)");
+    long long now = nowMs();
+    if (now < p->retryAtMs && atomic_load(&recoveries) == p->recoveriesSeen) {
+        long long at = atomic_load(&probeAtMs);
+        if (now < at || !atomic_compare_exchange_strong(&probeAtMs, &at, now + PROBE_INTERVAL_MS))
+            return fail(s, STORE_ERR_IO, "redis", "unreachable (waiting before reconnecting)");
+    }
     if (p->host[0] == '/') {
         p->ctx = redisConnectUnixWithTimeout(p->host, p->timeout);
     } else {

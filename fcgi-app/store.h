@@ -4,7 +4,8 @@
  * The connection is made lazily and remade after any error, because a hiredis context
  * cannot be used again once it has failed. Every connect and command is bounded by the
  * timeout, so a dead or hung Redis costs a request at most about twice the timeout;
- * after a failure, reconnects back off so a down Redis is not hammered. The first failure
+ * after a failure, reconnects back off so a down Redis is not hammered (while one thread
+ * per process tries every 100 ms, to find it back soon). The first failure
  * after a success, and the first success after a failure, are logged once per process;
  * so are the first refusal and the first write accepted after refusals. */
 #ifndef KT_STORE_H

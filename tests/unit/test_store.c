@@ -271,6 +271,25 @@ START_TEST(backoff_ends_when_another_thread_reaches_redis) {
 }
 END_TEST
 
+START_TEST(backoff_lets_one_thread_probe_for_the_process) {
+    store *b = connectTest(PASSWORD);
+    long long v;
+    ck_assert_int_eq(storePing(b), 0);
+    stopRedis();
+    for (int i = 0; i < 6; i++) {  /* a backoff of a second by now */
+        storePing(b);
+        sleepMs(50 << i);
+    }
+    ck_assert_int_eq(storePing(b), -1);
+    startRedis();
+    /* No other thread reached Redis; b's own backoff has most of a second to go, but the
+     * process's probe interval (100 ms) has passed. */
+    sleepMs(150);
+    ck_assert_msg(storeIncr(b, "t:probe", &v) == 0, "b still refuses with Redis back: %s", b->errstr);
+    storeFree(b);
+}
+END_TEST
+
 START_TEST(first_command_after_restart_succeeds) {
     store *s = connectTest(PASSWORD);
     long long v;
@@ -348,6 +367,7 @@ int main(void) {
     tcase_add_test(tc, hung_redis_times_out_then_recovers);
     tcase_add_test(tc, dead_redis_fails_fast_then_recovers_on_restart);
     tcase_add_test(tc, backoff_ends_when_another_thread_reaches_redis);
+    tcase_add_test(tc, backoff_lets_one_thread_probe_for_the_process);
     tcase_add_test(tc, first_command_after_restart_succeeds);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
