@@ -36,7 +36,6 @@ and unlabelled at the end) under its own name, with images tagged for this run; 
 services, networks, secrets, volumes and images are removed at the end.
 """
 import http.client
-import ipaddress
 import json
 import os
 import re
@@ -50,6 +49,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench  # noqa: E402
 from bench import REPO, RESULTS  # noqa: E402
+from lib.free_subnet import free_subnet as lib_free_subnet  # noqa: E402
 from lib.stack import StackError, free_port  # noqa: E402
 
 COMPOSE_FILE = os.path.join(REPO, "compose.yml")
@@ -258,17 +258,11 @@ class Compose:
 
 
 def free_subnet():
-    """A /24 in 172.31.0.0/16 that no Docker network here overlaps, for compose.yml's
-    monitoring network (a fixed subnet: Swarm rejects a task whose overlay overlaps another)."""
-    used = []
-    for net in docker("network", "ls", "-q").split():
-        used += docker("network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}} {{end}}", net, check=False).split()
-    used = [ipaddress.ip_network(u, strict=False) for u in used if ":" not in u]
-    free = [n for n in (ipaddress.ip_network("172.31.%d.0/24" % x) for x in range(256))
-            if not any(n.overlaps(u) for u in used)]
-    if not free:
-        raise DeployError("no free /24 in 172.31.0.0/16 for the monitoring network")
-    return str(free[0])
+    """A /24 for compose.yml's monitoring network that nothing here overlaps."""
+    subnet = lib_free_subnet()
+    if subnet is None:
+        raise DeployError("no free /24 in 172.16.0.0/16 for the monitoring network")
+    return subnet
 
 
 class Swarm(Compose):

@@ -279,7 +279,7 @@ TLS_PORT=$PORT
 while [ "$TLS_PORT" = "$PORT" ]; do TLS_PORT=$(free_port) || { bad "a second free host port"; exit 1; }; done
 URL=http://127.0.0.1:$PORT
 SUBNET=$(free_subnet)
-[ -n "$SUBNET" ] || { bad "a free /24 in 172.31.0.0/16 for the monitoring network"; exit 1; }
+[ -n "$SUBNET" ] || { bad "a free /24 in 172.16.0.0/16 for the monitoring network"; exit 1; }
 t=$(now)
 DEPLOYED=1
 # Swarm's routing mesh needs IPVS in the kernel; without it (as in some VMs) nginx publishes

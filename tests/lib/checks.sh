@@ -41,19 +41,8 @@ free_port() {
     done
     return 1
 }
-# free_subnet: a /24 in 172.31.0.0/16 that no Docker network here overlaps. The monitoring
-# network's subnet is fixed (MONITORING_SUBNET, the only one allowed to read /metrics), so
-# two projects on one engine, like a test beside a running deployment, need different ones
-# (Swarm rejects a task whose overlay network overlaps another).
-free_subnet() {
-    docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}} {{end}}' $(docker network ls -q) 2>/dev/null |
-        python3 -c '
-import ipaddress, random, sys
-used = [ipaddress.ip_network(s, strict=False) for s in sys.stdin.read().split() if ":" not in s]
-free = [n for n in (ipaddress.ip_network("172.31.%d.0/24" % x) for x in range(256))
-        if not any(n.overlaps(u) for u in used)]
-print(random.choice(free) if free else "")'
-}
+# free_subnet: a /24 for the monitoring network that nothing here overlaps (see the script).
+free_subnet() { python3 "$(dirname "${BASH_SOURCE[0]}")/free_subnet.py"; }
 
 # fetch [curl args] PATH: sets CODE, and writes the body to BODY and the head to HDRS
 # (the caller's file names)
