@@ -696,6 +696,26 @@ count_now; c_killed=$COUNT; retried
 check "Redis killed (SIGKILL): back by its restart policy ($(docker inspect -f 'restarts: {{.RestartCount}}' "$redis_c" 2>/dev/null)), count kept ($c1 -> $c_killed)" \
     'redis_restarted && [ -n "$c1" ] && [ "$c_killed" = $((c1 + 1)) ]'
 c1=$c_killed
+# Redis stopped (`stop redis`, say for maintenance): its name leaves Docker's DNS, where a
+# lookup then waits on the upstream resolvers for 10-20 s. The workers keep the last
+# address and look the name up again in the background, so /count still answers 503 within
+# about the Redis timeout (500 ms) on new connections, / answers 200, and /count counts
+# again once Redis is started.
+dc stop redis >"$TMP/stop.log" 2>&1
+: >"$TMP/stopped.codes"
+for i in 1 2 3 4 5 6; do
+    curl -s --max-time 30 -o /dev/null -w '%{http_code} %{time_total}\n' "$URL/count" >>"$TMP/stopped.codes" 2>/dev/null
+    fetch /
+    echo "root $CODE" >>"$TMP/stopped.codes"
+done
+stopped_ok() { ! grep -v '^root 200$' "$TMP/stopped.codes" | awk '$1 != 503 || $2 >= 3 { bad = 1 } END { exit !bad }'; }
+check "Redis stopped: each /count 503 within 3 s, / 200 ($(grep -v '^root' "$TMP/stopped.codes" | tr '\n' ' '))" stopped_ok
+dc start redis >>"$TMP/stop.log" 2>&1
+wait_until 30 redis_healthy
+wait_until 20 site_up
+count_now; c_started=$COUNT; retried
+check "Redis started again: /count counts ($c1 -> $c_started)" '[ -n "$c1" ] && [ "$c_started" = $((c1 + 1)) ]'
+c1=$c_started
 
 dc down -t 10 >"$TMP/down1.log" 2>&1
 check "'down' without -v keeps the data volume" 'docker volume inspect "${PROJECT}_redis-data" >/dev/null 2>&1'
