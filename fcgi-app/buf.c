@@ -109,7 +109,7 @@ int bufAppendJson(buf *b, const char *s) {
 int bufAppendCsv(buf *b, const char *s) {
     int quote = strpbrk(s, ",\"\r\n") != NULL;
     if (quote) bufAppend(b, "\"", 1);
-    if (strchr("=+-@", s[0]) && s[0]) bufAppend(b, "'", 1);
+    if (s[0] && strchr("=+-@\t\r", s[0])) bufAppend(b, "'", 1);
     for (const char *c = s; *c; c++) {
         if (*c == '"') bufAppend(b, "\"", 1);
         bufAppend(b, c, 1);

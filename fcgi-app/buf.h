@@ -30,8 +30,8 @@ int bufAppendHtml(buf *b, const char *s, size_t n);
 /* Appends s as a JSON string, quotes included: " \\ and control characters escaped. */
 int bufAppendJson(buf *b, const char *s);
 /* Appends s as one CSV field (RFC 4180): quoted, with quotes doubled, when it holds a
- * comma, quote or line break; a leading = + - @ is prefixed with ' so that spreadsheets
- * do not run it as a formula. */
+ * comma, quote or line break; a leading = + - @, tab or carriage return is prefixed with '
+ * so that spreadsheets do not run it as a formula (OWASP's CSV injection list). */
 int bufAppendCsv(buf *b, const char *s);
 /* NUL-terminates the contents (not counted in len) and returns them, or NULL after OOM. */
 const char *bufCStr(buf *b);

@@ -73,8 +73,8 @@ END_TEST
 START_TEST(csv_fields_quote_and_defuse_formulas) {
     buf b;
     bufInit(&b);
-    const char *in[] = {"/count", "a,b", "say \"hi\"", "=SUM(A1)", "-1", "@x", "+1", "line\nbreak", "", NULL};
-    const char *want = "/count|\"a,b\"|\"say \"\"hi\"\"\"|'=SUM(A1)|'-1|'@x|'+1|\"line\nbreak\"|";
+    const char *in[] = {"/count", "a,b", "say \"hi\"", "=SUM(A1)", "-1", "@x", "+1", "line\nbreak", "\tx", "\rx", "", NULL};
+    const char *want = "/count|\"a,b\"|\"say \"\"hi\"\"\"|'=SUM(A1)|'-1|'@x|'+1|\"line\nbreak\"|'\tx|\"'\rx\"|";
     for (int i = 0; in[i]; i++) {
         bufAppendCsv(&b, in[i]);
         if (in[i + 1]) bufAppendStr(&b, "|");
