@@ -216,7 +216,7 @@ fuzz-smoke: $(FUZZ_TARGETS)
 	    $(FUZZ_TARGETS)
 
 fuzz-deps:
-	@scripts/deps.sh clang libfuzzer-14-dev
+	@scripts/deps.sh clang libfuzzer-14-dev libclang-rt-14-dev
 
 # Coverage-instrumented, without libFuzzer's main(); archived so that each target links
 # only the pure modules it calls.

@@ -69,9 +69,10 @@ static const char *csvField(const char *p, const char *end, char *out) {
     return p;
 }
 
-/* A field read back is the text, behind a ' when it starts like a spreadsheet formula. */
+/* A field read back is the text, behind a ' when it starts like a spreadsheet formula
+ * (= + - @, or a tab or carriage return, which some spreadsheets skip before one). */
 static void checkCsvField(const char *field, const char *s) {
-    int guarded = s[0] != '\0' && strchr("=+-@", s[0]) != NULL;
+    int guarded = s[0] != '\0' && strchr("=+-@\t\r", s[0]) != NULL;
     if ((guarded && field[0] != '\'') || strcmp(field + guarded, s) != 0) abort();
 }
 
