@@ -287,6 +287,9 @@ class Swarm(Compose):
         """Uses this engine's swarm as a manager, or makes one; DeployError when neither can be."""
         state = docker("info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}").strip()
         if state.startswith("inactive"):
+            # Joining makes docker_gwbridge, which Docker keeps after leaving.
+            self.gwbridge_before = subprocess.run(["docker", "network", "inspect", "docker_gwbridge"],
+                                                  capture_output=True).returncode == 0
             docker("swarm", "init", "--advertise-addr", "127.0.0.1")
             self.swarm_made = True
         elif state != "active true":
@@ -343,6 +346,8 @@ class Swarm(Compose):
             docker("node", "update", "--label-rm", "khalid.redis", self.labelled, check=False)
         if self.swarm_made:
             docker("swarm", "leave", "--force", check=False)
+            if not self.gwbridge_before:
+                docker("network", "rm", "docker_gwbridge", check=False)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

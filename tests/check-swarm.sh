@@ -37,6 +37,16 @@ unset COMPOSE_FILE COMPOSE_PROJECT_NAME KHALID_VERSION STACK WORKERS HTTP_PORT H
       TLS_CHAIN HSTS_MAX_AGE SERVER_NAME RATE_BURST RATE_LIMIT_EXEMPT STATS_PASSWORD TRUSTED_PROXIES
 
 swarm_state() { docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}' 2>/dev/null; }
+# Joining a swarm makes the bridge network docker_gwbridge, which Docker keeps after the
+# node leaves: a swarm this run makes, it leaves with that network gone too, unless the
+# network was there before.
+gwbridge() { docker network inspect docker_gwbridge >/dev/null 2>&1; }
+GWBRIDGE_BEFORE=0
+gwbridge && GWBRIDGE_BEFORE=1
+swarm_leave() {
+    docker swarm leave --force || return 1
+    [ "$GWBRIDGE_BEFORE" = 1 ] || docker network rm docker_gwbridge >/dev/null 2>&1 || ! gwbridge
+}
 
 if [ "${1:-}" = --probe ]; then
     state=$(swarm_state) || { echo "no Docker engine answers (docker info)"; exit 1; }
@@ -44,7 +54,7 @@ if [ "${1:-}" = --probe ]; then
         "active true") exit 0 ;;
         "inactive "*)
             out=$(docker swarm init --advertise-addr 127.0.0.1 2>&1) || { echo "docker swarm init failed: $out"; exit 1; }
-            docker swarm leave --force >/dev/null 2>&1
+            swarm_leave >/dev/null 2>&1
             exit 0 ;;
         *) echo "this engine is in a swarm but not a manager (state: $state)"; exit 1 ;;
     esac
@@ -132,7 +142,7 @@ teardown() {
     fi
     # Last: leaving a swarm removes what it made (ingress network, node) at once.
     if [ "$SWARM_MADE" = 1 ]; then
-        docker swarm leave --force >"$TMP/leave.log" 2>&1 || cat "$TMP/leave.log" >&2
+        swarm_leave >"$TMP/leave.log" 2>&1 || cat "$TMP/leave.log" >&2
     fi
     return 0
 }
@@ -501,8 +511,8 @@ left=$(stack_left | wc -l)
 label_left=0
 [ -n "$LABEL_SET" ] && [ "$SWARM_MADE" = 0 ] && [ -n "$(docker node inspect -f '{{index .Spec.Labels "khalid.redis"}}' "$LABEL_SET" 2>/dev/null)" ] && label_left=1
 swarm_left=0
-[ "$SWARM_MADE" = 1 ] && [ "$(swarm_state)" != "inactive false" ] && swarm_left=1
-check "teardown left no service, container, network, volume, secret or image of $STACK, no node label it set${BASE_MADE:+, not the base image it made}$([ "$SWARM_MADE" = 1 ] && echo ', and the swarm it made is gone')" \
+[ "$SWARM_MADE" = 1 ] && { [ "$(swarm_state)" != "inactive false" ] || { [ "$GWBRIDGE_BEFORE" = 0 ] && gwbridge; }; } && swarm_left=1
+check "teardown left no service, container, network, volume, secret or image of $STACK, no node label it set${BASE_MADE:+, not the base image it made}$([ "$SWARM_MADE" = 1 ] && echo ', and the swarm it made is gone, docker_gwbridge with it')" \
     '[ "$left" = 0 ] && [ "$label_left" = 0 ] && [ "$swarm_left" = 0 ]'
 log "total $((SECONDS - T0)) s"
 summary
