@@ -38,11 +38,6 @@ cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 # The classic builder uses the local base image; BuildKit may try to resolve FROM remotely.
 export DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0
-# Settings a developer may have exported must not leak into the test stack.
-unset COMPOSE_FILE COMPOSE_PROJECT_NAME KHALID_VERSION WORKERS HTTP_PORT REDIS_PASSWORD REDIS_ADMIN_PASSWORD_FILE REDIS_WORKER_PASSWORD_FILE \
-      APP_NAME FCGI_THREADS REDIS_TIMEOUT_MS SHOW_SERVED_BY GITHUB_URL LINKEDIN_URL \
-      NGINX_WORKER_PROCESSES FASTCGI_KEEPALIVE TLS TLS_CERT TLS_KEY TLS_CHAIN HTTPS_PORT HSTS_MAX_AGE \
-      SERVER_NAME RATE_LIMIT RATE_BURST RATE_LIMIT_EXEMPT PROMETHEUS_PORT SCRAPE_INTERVAL MONITORING_SUBNET
 
 if [ -z "${COMPOSE:-}" ]; then
     commands=()
@@ -80,6 +75,7 @@ BASE_SHARED=0 # 1: that image was left at the end because other images or contai
 # log, ok, bad, check, checkw, summary, wait_until, free_port, free_subnet, fetch,
 # served_by, load...: tests/lib/checks.sh, shared with tests/check-swarm.sh.
 . "$ROOT/tests/lib/checks.sh"
+clear_settings
 
 # ---------------------------------------------------------------- prerequisites
 if ! docker info >/dev/null 2>&1; then

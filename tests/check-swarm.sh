@@ -30,11 +30,6 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 export DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0
-# Settings a developer may have exported must not leak into the test stack.
-unset COMPOSE_FILE COMPOSE_PROJECT_NAME KHALID_VERSION STACK WORKERS HTTP_PORT HTTPS_PORT REDIS_PASSWORD \
-      REDIS_ADMIN_PASSWORD_FILE REDIS_WORKER_PASSWORD_FILE SECRETS_DIR APP_NAME FCGI_THREADS REDIS_TIMEOUT_MS \
-      SHOW_SERVED_BY GITHUB_URL LINKEDIN_URL NGINX_WORKER_PROCESSES FASTCGI_KEEPALIVE TLS TLS_CERT TLS_KEY \
-      TLS_CHAIN HSTS_MAX_AGE SERVER_NAME RATE_BURST RATE_LIMIT_EXEMPT STATS_PASSWORD TRUSTED_PROXIES
 
 swarm_state() { docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}' 2>/dev/null; }
 # Joining a swarm makes the bridge network docker_gwbridge, which Docker keeps after the
@@ -73,6 +68,7 @@ BASE_MADE=    # the ID of debian:bookworm-slim when this run made it
 # log, ok, bad, check, checkw, summary, wait_until, free_port, free_subnet, fetch,
 # served_by, load...: tests/lib/checks.sh, shared with tests/check-compose.sh.
 . "$ROOT/tests/lib/checks.sh"
+clear_settings
 
 # ---------------------------------------------------------------- prerequisites
 if ! docker info >/dev/null 2>&1; then

@@ -41,6 +41,18 @@ free_port() {
     done
     return 1
 }
+# clear_settings: settings a developer may have exported must not leak into a test stack:
+# every variable compose.yml and scripts/swarm.sh read (found in them, so that a new
+# setting is covered the day it is added), and compose's own. COMPOSE, which picks the
+# compose command for the tests, stays.
+clear_settings() {
+    local v
+    for v in COMPOSE_FILE COMPOSE_PROJECT_NAME $(grep -oh '\${[A-Z_][A-Z0-9_]*' "$ROOT/compose.yml" "$ROOT/scripts/swarm.sh" |
+                                                 cut -c3- | sort -u); do
+        case $v in COMPOSE | BASH_*) ;; *) unset "$v" ;; esac
+    done
+}
+
 # free_subnet: a /24 for the monitoring network that nothing here overlaps (see the script).
 free_subnet() { python3 "$(dirname "${BASH_SOURCE[0]}")/free_subnet.py"; }
 
