@@ -55,6 +55,12 @@ if [ "${1:-}" = --probe ]; then
     esac
 fi
 
+# log, ok, bad, check, checkw, summary, wait_until, free_port, free_subnet, fetch,
+# served_by, load...: tests/lib/checks.sh, shared with tests/check-compose.sh. Settings
+# cleared first: STACK below is one of them.
+. "$ROOT/tests/lib/checks.sh"
+clear_settings
+
 STACK=ktswarm$$$RANDOM
 TAG=test-$STACK          # khalid-tracker/<service>:$TAG, this run's own images
 TAG2=$TAG-update         # the rebuilt worker image of the rolling update
@@ -64,11 +70,6 @@ TORN_DOWN=0 DEPLOYED=0
 SWARM_MADE=0  # 1: this run initialised the swarm
 LABEL_SET=    # the node this run labelled khalid.redis=true
 BASE_MADE=    # the ID of debian:bookworm-slim when this run made it
-
-# log, ok, bad, check, checkw, summary, wait_until, free_port, free_subnet, fetch,
-# served_by, load...: tests/lib/checks.sh, shared with tests/check-compose.sh.
-. "$ROOT/tests/lib/checks.sh"
-clear_settings
 
 # ---------------------------------------------------------------- prerequisites
 if ! docker info >/dev/null 2>&1; then
