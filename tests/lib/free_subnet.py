@@ -23,7 +23,10 @@ def _used():
         out = subprocess.run(["docker", "network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}} {{end}}"] + ids,
                              capture_output=True, text=True).stdout
         nets += out.split()
-    routes = subprocess.run(["ip", "-4", "route", "show"], capture_output=True, text=True).stdout
+    try:  # iproute2 is not in every minimal system; Docker's networks are checked all the same
+        routes = subprocess.run(["ip", "-4", "route", "show"], capture_output=True, text=True).stdout
+    except FileNotFoundError:
+        routes = ""
     nets += [line.split()[0] for line in routes.splitlines() if line and line.split()[0][0].isdigit()]
     return [ipaddress.ip_network(n, strict=False) for n in nets if ":" not in n]
 
