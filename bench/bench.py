@@ -391,7 +391,7 @@ def run_main(args):
     lines.append(count_line("with tracking, (f)'s median run: ", m["count_tracked_check"]))
     lines.append(count_line("without tracking, (f)'s median run: ", m["count_untracked_check"]))
     if m["count_tracking_failures"]:
-        lines.append("(f)'s other runs: WRONG: %s." % "; ".join(m["count_tracking_failures"]))
+        lines.append("(f), all %d runs: WRONG: %s." % (2 * ROUNDS, "; ".join(m["count_tracking_failures"])))
     lines.append("/count with tracking: %.2f of its rate with TRACKING=0 (medians of %d alternating runs: "
                  "%.0f and %.0f req/s; tracked %s, untracked %s)." % (
                      m["ratio_count_tracking"], ROUNDS, m["count_tracked"]["rps"], m["count_untracked"]["rps"],
